@@ -1,0 +1,90 @@
+// scorelab: the command-line interface. Thin: parses arguments and calls experiments/.
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <boost/program_options.hpp>
+
+#include "core/error.h"
+#include "experiments/commands.h"
+
+namespace po = boost::program_options;
+using scorelab::kExitBadInput;
+
+namespace {
+
+const char* kUsage =
+    "usage: scorelab <command> [options]\n\n"
+    "commands:\n"
+    "  train <config.yaml> [key.path=value ...]     train, checkpoint, sample and evaluate a model\n"
+    "  sample <checkpoint> [key.path=value ...]     draw samples from a checkpoint into HDF5\n\n"
+    "Run 'scorelab <command> --help' for a command's options. Overrides are typed like the\n"
+    "YAML values they replace, e.g. train.steps=500 sample.type=euler_maruyama.\n";
+
+int train_main(const std::vector<std::string>& args) {
+  po::options_description opts("scorelab train <config.yaml> [key.path=value ...]");
+  opts.add_options()("help,h", "show this help")("config", po::value<std::string>(), "experiment YAML file")(
+      "overrides", po::value<std::vector<std::string>>()->multitoken(), "key.path=value overrides");
+  po::positional_options_description pos;
+  pos.add("config", 1).add("overrides", -1);
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(opts).positional(pos).run(), vm);
+  if (vm.count("help") || !vm.count("config")) {
+    std::cout << opts << "\nTrains the model described by the config; writes runs/<run.name>/{config.yaml,"
+                         "log.h5,checkpoints/last.pt,samples/}.\n";
+    return vm.count("help") ? 0 : kExitBadInput;
+  }
+  std::vector<std::string> ov;
+  if (vm.count("overrides")) ov = vm["overrides"].as<std::vector<std::string>>();
+  return scorelab::command_train(vm["config"].as<std::string>(), ov);
+}
+
+int sample_main(const std::vector<std::string>& args) {
+  po::options_description opts("scorelab sample <checkpoint> [key.path=value ...]");
+  opts.add_options()("help,h", "show this help")("out,o", po::value<std::string>()->default_value(""),
+                                                  "output HDF5 file (default: <run dir>/samples.h5)")(
+      "checkpoint", po::value<std::string>(), "checkpoint file (runs/<name>/checkpoints/last.pt)")(
+      "overrides", po::value<std::vector<std::string>>()->multitoken(), "key.path=value overrides (sample.*, run.seed, ...)");
+  po::positional_options_description pos;
+  pos.add("checkpoint", 1).add("overrides", -1);
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(opts).positional(pos).run(), vm);
+  if (vm.count("help") || !vm.count("checkpoint")) {
+    std::cout << opts << "\nSamples with the checkpoint's stored config, changed by the overrides, e.g.\n"
+                         "  scorelab sample runs/quickstart/checkpoints/last.pt sample.steps=100 sample.n=5000\n";
+    return vm.count("help") ? 0 : kExitBadInput;
+  }
+  std::vector<std::string> ov;
+  if (vm.count("overrides")) ov = vm["overrides"].as<std::vector<std::string>>();
+  return scorelab::command_sample(vm["checkpoint"].as<std::string>(), ov, vm["out"].as<std::string>());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    std::cout << kUsage;
+    return args.empty() ? kExitBadInput : 0;
+  }
+  std::string cmd = args[0];
+  args.erase(args.begin());
+  try {
+    if (cmd == "train") return train_main(args);
+    if (cmd == "sample") return sample_main(args);
+    std::cerr << "scorelab: unknown command '" << cmd << "'\n\n" << kUsage;
+    return kExitBadInput;
+  } catch (const scorelab::ConfigError& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return kExitBadInput;
+  } catch (const scorelab::DataError& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return kExitBadInput;
+  } catch (const po::error& e) {
+    std::cerr << "scorelab " << cmd << ": " << e.what() << "\n";
+    return kExitBadInput;
+  } catch (const std::exception& e) {
+    std::cerr << "scorelab " << cmd << ": " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,35 @@
+// Checkpoints: model, EMA weights, optimizer, step, RNG state and the resolved config in one
+// file, written atomically (core/fsutil.h): a reader sees the old file or the new one.
+#pragma once
+#include <string>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+namespace torch {
+namespace nn {
+class Module;
+}
+namespace optim {
+class Optimizer;
+}
+}  // namespace torch
+
+namespace scorelab {
+
+struct CheckpointMeta {
+  int64_t step = 0;
+  std::string config_yaml;  // the resolved config of the run that wrote it
+  std::vector<at::Tensor> rng_states;  // training generators' states, in the trainer's order
+  int64_t ema_updates = 0;  // number of EMA updates (for the warm-up schedule)
+};
+
+void save_checkpoint(const std::string& path, torch::nn::Module& model, const std::vector<at::Tensor>& ema,
+                     torch::optim::Optimizer* optimizer, const CheckpointMeta& meta);
+
+// Loads into whichever of model / ema / optimizer are given. Throws std::runtime_error with the
+// path on a missing or unreadable file.
+CheckpointMeta load_checkpoint(const std::string& path, torch::nn::Module* model, std::vector<at::Tensor>* ema,
+                               torch::optim::Optimizer* optimizer);
+
+}  // namespace scorelab

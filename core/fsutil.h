@@ -1,0 +1,17 @@
+// Files that are never seen half-written: write to a temporary file in the same directory,
+// fsync it, rename it over the target, fsync the directory.
+#pragma once
+#include <functional>
+#include <string>
+
+namespace scorelab {
+
+// Calls `write(tmp_path)` to produce the file, then atomically publishes it as `path`.
+// On any exception the temporary file is removed and `path` is left as it was.
+void atomic_publish(const std::string& path, const std::function<void(const std::string& tmp_path)>& write);
+
+void atomic_write_text(const std::string& path, const std::string& text);
+
+std::string read_text(const std::string& path);  // throws std::runtime_error if unreadable
+
+}  // namespace scorelab

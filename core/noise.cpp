@@ -1,0 +1,74 @@
+#include "core/noise.h"
+
+#include <cmath>
+
+#include <ATen/ATen.h>
+
+namespace scorelab {
+namespace {
+
+constexpr int64_t kMask32 = 0xFFFFFFFF;
+
+// lowbias32 (C. Wellons, "Prospecting for hash functions"): a bijective 32-bit mixer with
+// good avalanche. Values are kept in [0, 2^32) inside int64 tensors; products wrap modulo
+// 2^64 and are masked back to 32 bits, so the result is exact on every device.
+at::Tensor mix32(at::Tensor x) {
+  x = at::bitwise_xor(x, at::bitwise_right_shift(x, 16));
+  x = at::bitwise_and(x * int64_t{0x7feb352d}, kMask32);
+  x = at::bitwise_xor(x, at::bitwise_right_shift(x, 15));
+  x = at::bitwise_and(x * int64_t{0x846ca68b}, kMask32);
+  x = at::bitwise_xor(x, at::bitwise_right_shift(x, 16));
+  return x;
+}
+
+int64_t mix32(int64_t x) {
+  uint32_t v = static_cast<uint32_t>(x);
+  v ^= v >> 16;
+  v *= 0x7feb352dU;
+  v ^= v >> 15;
+  v *= 0x846ca68bU;
+  v ^= v >> 16;
+  return static_cast<int64_t>(v);
+}
+
+}  // namespace
+
+at::Tensor counter_normal(uint64_t seed, const at::Tensor& indices, int64_t stream,
+                          at::IntArrayRef per_sample_shape, at::ScalarType dtype) {
+  TORCH_CHECK(indices.dim() == 1, "counter_normal: indices must be 1-D, got ", indices.sizes());
+  int64_t per = 1;
+  for (auto s : per_sample_shape) per *= s;
+  // Key for (seed, stream): two 32-bit halves of the seed, then the stream, folded in.
+  int64_t key = mix32(static_cast<int64_t>(seed & kMask32));
+  key = mix32(key ^ static_cast<int64_t>((seed >> 32) & kMask32));
+  key = mix32(key ^ (stream & kMask32));
+  key = mix32(key ^ ((stream >> 32) & kMask32));
+  auto opts = indices.options().dtype(at::kLong);
+  at::Tensor row = mix32(at::bitwise_and(indices.to(at::kLong) ^ key, kMask32));
+  row = mix32(at::bitwise_and(row + int64_t{0x9e3779b9}, kMask32));           // [B]
+  at::Tensor elem = at::arange(per, opts);                            // [P]
+  at::Tensor h = mix32(at::bitwise_and(row.unsqueeze(1) ^ (elem * 2).unsqueeze(0), kMask32));
+  at::Tensor h2 = mix32(at::bitwise_and(row.unsqueeze(1) ^ (elem * 2 + 1).unsqueeze(0), kMask32));
+  h = mix32(h);
+  h2 = mix32(h2);
+  // Box–Muller on two uniforms in (0, 1).
+  const double scale = 1.0 / 4294967296.0;
+  at::Tensor u1 = (h.to(at::kDouble) + 0.5) * scale;
+  at::Tensor u2 = (h2.to(at::kDouble) + 0.5) * scale;
+  at::Tensor z = at::sqrt(-2.0 * at::log(u1)) * at::cos((2.0 * M_PI) * u2);
+  std::vector<int64_t> shape{indices.size(0)};
+  shape.insert(shape.end(), per_sample_shape.begin(), per_sample_shape.end());
+  return z.to(dtype).reshape(shape);
+}
+
+at::Tensor NoiseSource::normal_like(const at::Tensor& x, int64_t stream) const {
+  TORCH_CHECK(indices.defined() && indices.size(0) == x.size(0), "NoiseSource: ", indices.defined() ? indices.size(0) : 0,
+              " indices for a batch of ", x.size(0));
+  return counter_normal(seed, indices, stream, x.sizes().slice(1), x.scalar_type()).to(x.device());
+}
+
+NoiseSource NoiseSource::range(uint64_t seed, int64_t first, int64_t count, const c10::Device& device) {
+  return NoiseSource{seed, at::arange(first, first + count, at::TensorOptions().dtype(at::kLong).device(device))};
+}
+
+}  // namespace scorelab

@@ -1,0 +1,29 @@
+// Counter-based Gaussian noise: the value for (seed, sample index, stream, element) is a pure
+// function of those four numbers. A sample's starting noise and every step's noise therefore
+// do not depend on the batch size, the order of batches or the device (DESIGN.md,
+// Conventions), and `compare` can hand every sampler exactly the same x_T.
+#pragma once
+#include <cstdint>
+
+#include <ATen/core/Tensor.h>
+
+namespace scorelab {
+
+// Standard normals of shape [indices.size(0), per_sample...]; row b belongs to sample
+// indices[b]. Computed on indices' device in float64 then cast to `dtype`.
+at::Tensor counter_normal(uint64_t seed, const at::Tensor& indices, int64_t stream,
+                          at::IntArrayRef per_sample_shape, at::ScalarType dtype);
+
+// The noise a sampler draws: a seed and the global indices of the samples in this batch.
+// Stream 0 is the starting noise x_T; step k of a sampler uses stream k + 1 (and
+// stream + kSubStream * j for its j-th extra draw in one step).
+struct NoiseSource {
+  uint64_t seed = 0;
+  at::Tensor indices;  // int64 [B]
+  static constexpr int64_t kSubStream = 1 << 20;
+
+  at::Tensor normal_like(const at::Tensor& x, int64_t stream) const;
+  static NoiseSource range(uint64_t seed, int64_t first, int64_t count, const c10::Device& device);
+};
+
+}  // namespace scorelab

@@ -1,0 +1,26 @@
+// A progress bar (rate, ETA, a status such as the current loss) for training and sampling.
+// On a terminal it redraws one line; otherwise it prints a plain line every 10% of the work
+// (or every 30 s), so logs of batch jobs stay readable.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace scorelab {
+
+class Progress {
+ public:
+  Progress(std::string label, int64_t total, int64_t start = 0);
+  void update(int64_t done, const std::string& status = "");
+  void finish(const std::string& status = "");
+  static void set_quiet(bool quiet);  // tests and nested runs
+
+ private:
+  std::string line(int64_t done, const std::string& status) const;
+  std::string label_;
+  int64_t total_, start_, last_bucket_ = -1;
+  bool tty_, finished_ = false;
+  std::chrono::steady_clock::time_point t0_, last_draw_;
+};
+
+}  // namespace scorelab

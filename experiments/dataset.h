@@ -1,0 +1,21 @@
+// Data sets: a data set hands out training batches drawn with an explicit generator.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <ATen/core/Generator.h>
+#include <ATen/core/Tensor.h>
+
+namespace scorelab {
+
+class Dataset {
+ public:
+  virtual ~Dataset() = default;
+  virtual std::string name() const = 0;
+  virtual std::vector<int64_t> sample_shape() const = 0;  // shape of one example, e.g. {2}
+  // A batch of n examples [n, ...] (float32 on CPU).
+  virtual at::Tensor batch(int64_t n, at::Generator& gen) = 0;
+};
+
+}  // namespace scorelab

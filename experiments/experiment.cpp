@@ -1,0 +1,87 @@
+#include "experiments/experiment.h"
+
+#include <ATen/ATen.h>
+
+#include "core/device.h"
+#include "core/progress.h"
+
+namespace scorelab {
+
+Experiment build_experiment(const Config& cfg, const std::string& default_name, const Registries& reg) {
+  Experiment ex{cfg};
+  Config run = cfg.at("run");
+  ex.run.name = run.get_string("name", default_name);
+  if (ex.run.name.empty() || ex.run.name.find('/') != std::string::npos || ex.run.name == "." || ex.run.name == "..")
+    run.fail("name", "must be a non-empty directory name without '/', got '" + ex.run.name + "'");
+  ex.run.out_dir = run.get_string("out_dir", ex.run.out_dir);
+  ex.run.seed = static_cast<uint64_t>(run.get_int("seed", 0, 0));
+  ex.device = select_device(run);
+  ex.run.threads = run.get_int("threads", 0, 0, 1024);
+  ex.run.dtype = run.get_choice("dtype", "float32", {"float32", "float64"}) == "float64" ? c10::kDouble : c10::kFloat;
+
+  Config train = cfg.at("train");
+  TrainOptions& t = ex.train;
+  t.steps = train.get_int("steps", t.steps, 0, 100000000);
+  t.batch_size = train.get_int("batch_size", t.batch_size, 1, 1 << 24);
+  t.lr = train.get_positive("lr", t.lr);
+  t.ema_decay = train.get_double("ema_decay", t.ema_decay, 0.0, 1.0);
+  t.ema_warmup = train.get_bool("ema_warmup", t.ema_warmup);
+  t.grad_clip = train.get_double("grad_clip", t.grad_clip, 0.0);  // 0: no clipping
+  t.log_every = train.get_int("log_every", t.log_every, 1);
+  t.ckpt_every = train.get_int("ckpt_every", t.ckpt_every, 1);
+  t.resume = train.get_bool("resume", t.resume);
+
+  Config data = cfg.at("data");
+  ex.data = reg.data.build(data, "", ex.run.seed);
+  Config sde = cfg.at("sde");
+  ex.sde = reg.sde.build(sde, "vp");
+  Config model = cfg.at("model");
+  ModelContext ctx{ex.sde, ex.data->sample_shape(), ex.run.seed};
+  auto first = reg.model.build(model, "mlp", ctx);  // validates model.* now
+  bool handed_out = false;
+  ex.make_model = [first, handed_out, &reg, model, ctx]() mutable {
+    if (!handed_out) {
+      handed_out = true;
+      return first;
+    }
+    return reg.model.build(model, "mlp", ctx);
+  };
+  ex.loss = reg.loss.build(cfg.at("loss"), "dsm");
+  ex.sampler = reg.sampler.build(cfg.at("sample"), "euler_maruyama", *ex.sde);
+  Config sample = cfg.at("sample");
+  ex.sample.n = sample.get_int("n", ex.sample.n, 1);
+  ex.sample.batch_size = sample.get_int("batch_size", ex.sample.batch_size, 0);
+  ex.sample.use_ema = sample.get_bool("use_ema", ex.sample.use_ema);
+  Config eval = cfg.at("eval");
+  ex.eval.n = eval.get_int("n", ex.eval.n, 2);
+  ex.eval.projections = eval.get_int("projections", ex.eval.projections, 1, 1 << 16);
+
+  cfg.check_unused();
+  return ex;
+}
+
+SampleResult draw_samples(const Experiment& ex, const ScoreModel& model, int64_t n, uint64_t seed,
+                          const std::string& progress_label) {
+  int64_t bs = ex.sample.batch_size > 0 ? ex.sample.batch_size : n;
+  auto opts = at::TensorOptions().dtype(ex.run.dtype).device(ex.device);
+  SampleResult total;
+  std::vector<at::Tensor> parts;
+  Progress bar(progress_label, n);
+  for (int64_t first = 0; first < n; first += bs) {
+    int64_t count = std::min(bs, n - first);
+    at::Tensor xT = prior_noise(model, seed, first, count, ex.data->sample_shape(), opts);
+    NoiseSource noise = NoiseSource::range(seed, first, count, ex.device);
+    SampleResult r = ex.sampler->sample(model, xT, noise, [&](const StepInfo& s) {
+      if (s.k % 16 == 0 || s.k + 1 == s.steps)
+        bar.update(first + count * (s.k + 1) / s.steps, "nfe " + std::to_string(model.nfe()));
+    });
+    parts.push_back(r.x);
+    total.nfe = std::max(total.nfe, r.nfe);  // per trajectory, the same for every batch
+    total.seconds += r.seconds;
+  }
+  bar.finish("nfe " + std::to_string(total.nfe));
+  total.x = at::cat(parts, 0);
+  return total;
+}
+
+}  // namespace scorelab

@@ -1,0 +1,14 @@
+// Sample-quality metrics for low-dimensional data.
+#pragma once
+#include <ATen/core/Generator.h>
+#include <ATen/core/Tensor.h>
+
+namespace scorelab {
+
+// Sliced Wasserstein-2 distance between point sets x [n, D] and y [m, D]:
+//   SW2 = sqrt( E_theta W2^2(theta^T x, theta^T y) ),  theta uniform on the sphere,
+// estimated with `projections` random directions; each 1-D W2 compares sorted projections
+// (quantiles of the smaller set when sizes differ). Bonneel et al. 2015.
+double sliced_wasserstein(const at::Tensor& x, const at::Tensor& y, int64_t projections, at::Generator& gen);
+
+}  // namespace scorelab

@@ -1,0 +1,65 @@
+#include "experiments/plot.h"
+
+#include <png.h>
+
+#include <cstdio>
+#include <stdexcept>
+
+#include <ATen/ATen.h>
+
+#include "core/fsutil.h"
+
+namespace scorelab {
+
+void write_png(const std::string& path, const std::vector<uint8_t>& rgb, int width, int height) {
+  atomic_publish(path, [&](const std::string& tmp) {
+    FILE* fp = std::fopen(tmp.c_str(), "wb");
+    if (!fp) throw std::runtime_error("cannot write " + tmp);
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
+    png_infop info = png ? png_create_info_struct(png) : nullptr;
+    if (!png || !info || setjmp(png_jmpbuf(png))) {
+      png_destroy_write_struct(&png, &info);
+      std::fclose(fp);
+      throw std::runtime_error("libpng failed writing " + tmp);
+    }
+    png_init_io(png, fp);
+    png_set_IHDR(png, info, width, height, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
+                 PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(png, info);
+    for (int y = 0; y < height; ++y) png_write_row(png, const_cast<uint8_t*>(rgb.data() + 3 * width * y));
+    png_write_end(png, nullptr);
+    png_destroy_write_struct(&png, &info);
+    if (std::fclose(fp) != 0) throw std::runtime_error("cannot write " + tmp);
+  });
+}
+
+void write_scatter_png(const std::string& path, const std::vector<ScatterPanel>& panels, double extent, int size) {
+  const int gap = 8;
+  int width = static_cast<int>(panels.size()) * size + (static_cast<int>(panels.size()) - 1) * gap;
+  std::vector<uint8_t> img(3 * width * size, 255);
+  auto put = [&](int x, int y, uint8_t r, uint8_t g, uint8_t b) {
+    if (x < 0 || y < 0 || x >= width || y >= size) return;
+    uint8_t* p = &img[3 * (y * width + x)];
+    p[0] = r, p[1] = g, p[2] = b;
+  };
+  for (size_t i = 0; i < panels.size(); ++i) {
+    int x0 = static_cast<int>(i) * (size + gap);
+    for (int k = 0; k < size; ++k) {  // axes through the origin and a frame
+      put(x0 + size / 2, k, 220, 220, 220), put(x0 + k, size / 2, 220, 220, 220);
+      put(x0 + k, 0, 160, 160, 160), put(x0 + k, size - 1, 160, 160, 160);
+      put(x0, k, 160, 160, 160), put(x0 + size - 1, k, 160, 160, 160);
+    }
+    at::Tensor p = panels[i].points.detach().to(at::kCPU, at::kDouble).contiguous();
+    auto a = p.accessor<double, 2>();
+    for (int64_t j = 0; j < p.size(0); ++j) {
+      int px = x0 + static_cast<int>((a[j][0] / extent + 1) * 0.5 * (size - 1));
+      int py = static_cast<int>((1 - a[j][1] / extent) * 0.5 * (size - 1));
+      if (px < x0 || px >= x0 + size) continue;
+      for (int dy = 0; dy < 2; ++dy)
+        for (int dx = 0; dx < 2; ++dx) put(px + dx, py + dy, panels[i].r, panels[i].g, panels[i].b);
+    }
+  }
+  write_png(path, img, width, size);
+}
+
+}  // namespace scorelab

@@ -1,0 +1,23 @@
+// PNG plots (libpng): 2-D scatter panels drawn side by side on a shared, fixed axis range.
+#pragma once
+#include <string>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+namespace scorelab {
+
+struct ScatterPanel {
+  at::Tensor points;  // [n, 2]
+  uint8_t r, g, b;    // point colour
+};
+
+// Writes panels of `size` x `size` pixels side by side, each showing [-extent, extent]^2 with
+// faint axes. Written atomically.
+void write_scatter_png(const std::string& path, const std::vector<ScatterPanel>& panels, double extent,
+                       int size = 400);
+
+// Writes an RGB image [H, W, 3] of uint8 to a PNG file (atomically).
+void write_png(const std::string& path, const std::vector<uint8_t>& rgb, int width, int height);
+
+}  // namespace scorelab

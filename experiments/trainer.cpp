@@ -1,0 +1,241 @@
+#include "experiments/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <H5public.h>
+#include <torch/optim/adam.h>
+#include <torch/version.h>
+
+#include "core/checkpoint.h"
+#include "core/device.h"
+#include "core/fsutil.h"
+#include "core/h5log.h"
+#include "core/progress.h"
+#include "experiments/metrics.h"
+#include "experiments/plot.h"
+#include "networks/ema.h"
+#include "networks/embedding.h"
+
+namespace scorelab {
+namespace fs = std::filesystem;
+
+namespace {
+
+AttrMap run_attrs(const Experiment& ex, int threads) {
+  std::ostringstream h5;
+  h5 << H5_VERS_MAJOR << "." << H5_VERS_MINOR << "." << H5_VERS_RELEASE;
+  return {{"config", ex.cfg.resolved_yaml()},
+          {"name", ex.run.name},
+          {"scorelab_version", SCORELAB_VERSION},
+          {"torch_version", TORCH_VERSION},
+          {"hdf5_version", h5.str()},
+          {"device", ex.device.str()},
+          {"threads", std::to_string(threads)}};
+}
+
+// Clips the global gradient norm to `max_norm` without a host sync; returns the norm (device).
+at::Tensor clip_grad_norm(const std::vector<at::Tensor>& params, double max_norm) {
+  std::vector<at::Tensor> sq;
+  for (const auto& p : params)
+    if (p.grad().defined()) sq.push_back(p.grad().pow(2).sum());
+  at::Tensor norm = at::stack(sq).sum().sqrt();
+  if (max_norm > 0) {
+    at::Tensor coef = at::clamp_max(max_norm / (norm + 1e-6), 1.0);
+    for (const auto& p : params)
+      if (p.grad().defined()) p.grad().mul_(coef);
+  }
+  return norm;
+}
+
+}  // namespace
+
+TrainSummary train(Experiment& ex) {
+  TrainSummary sum;
+  sum.run_dir = ex.run_dir();
+  const std::string log_path = sum.run_dir + "/log.h5";
+  const std::string ckpt_path = sum.run_dir + "/checkpoints/last.pt";
+  const bool has_ckpt = fs::exists(ckpt_path);
+
+  // Decide what to do before writing anything.
+  if ((fs::exists(log_path) || has_ckpt) && !ex.train.resume)
+    ex.cfg.at("train").fail("resume", sum.run_dir +
+                                          " already holds a run; set train.resume=true to continue it, or "
+                                          "choose another run.name");
+  CheckpointMeta meta;
+  if (ex.train.resume && has_ckpt) {
+    meta = load_checkpoint(ckpt_path, nullptr, nullptr, nullptr);
+    if (meta.step >= ex.train.steps) {
+      std::cout << sum.run_dir << ": already finished at step " << meta.step << " (train.steps = " << ex.train.steps
+                << "); nothing to do\n";
+      sum.already_finished = true;
+      sum.start_step = sum.final_step = meta.step;
+      return sum;
+    }
+  }
+
+  // Model, optimiser, EMA, generators.
+  std::shared_ptr<ScoreModel> model = ex.make_model();
+  torch::nn::Module& net = *model->module();
+  at::Generator init_gen = make_generator(ex.run.seed ^ 0x1a2b3c4dULL);
+  init_parameters(net, init_gen);
+  net.to(ex.device, ex.run.dtype);
+  std::vector<at::Tensor> params = net.parameters();
+  torch::optim::Adam opt(params, torch::optim::AdamOptions(ex.train.lr));
+  EMA ema(ex.train.ema_decay, ex.train.ema_warmup);
+  ema.init(params);
+  at::Generator data_gen = make_generator(ex.run.seed);                     // CPU: data
+  at::Generator noise_gen = make_generator(ex.run.seed + 1, ex.device);    // device: loss noise
+  auto next_batch = [&] { return ex.data->batch(ex.train.batch_size, data_gen).to(ex.device, ex.run.dtype); };
+
+  // Threads: measured on this model's own training step, unless fixed in the config.
+  if (ex.run.threads > 0) {
+    at::set_num_threads(static_cast<int>(ex.run.threads));
+    sum.threads = static_cast<int>(ex.run.threads);
+  } else if (ex.device.is_cpu()) {
+    at::Generator probe_gen = make_generator(ex.run.seed + 99);
+    at::Tensor x = ex.data->batch(ex.train.batch_size, probe_gen).to(ex.device, ex.run.dtype);
+    sum.threads = autotune_threads(
+        [&] {
+          auto r = (*ex.loss)(*model, x, probe_gen);
+          r.loss.backward();
+          opt.zero_grad();
+        },
+        static_cast<int>(std::thread::hardware_concurrency()));
+  }
+
+  fs::create_directories(sum.run_dir + "/checkpoints");
+  fs::create_directories(sum.run_dir + "/samples");
+  atomic_write_text(sum.run_dir + "/config.yaml", ex.cfg.resolved_yaml());
+
+  std::unique_ptr<RunLog> log;
+  if (ex.train.resume && has_ckpt) {
+    std::vector<at::Tensor> shadow;
+    meta = load_checkpoint(ckpt_path, &net, &shadow, &opt);
+    ema.shadow() = shadow;
+    ema.set_updates(meta.ema_updates);
+    if (meta.rng_states.size() == 2) {
+      data_gen.set_state(meta.rng_states[0]);
+      noise_gen.set_state(meta.rng_states[1]);
+    }
+    sum.start_step = meta.step;
+    log = RunLog::resume(log_path, meta.step, run_attrs(ex, sum.threads));
+    std::cout << "resuming " << sum.run_dir << " from step " << meta.step << "\n";
+  } else {
+    log = RunLog::create(log_path, run_attrs(ex, sum.threads));
+  }
+  std::vector<std::string> parts = ex.loss->part_names();
+  std::vector<std::string> train_cols{"step", "loss"};
+  train_cols.insert(train_cols.end(), parts.begin(), parts.end());
+  for (const char* c : {"grad_norm", "lr", "ema_decay", "seconds", "steps_per_sec"}) train_cols.push_back(c);
+  log->declare_table("train", train_cols);
+  log->declare_table("eval", {"step", "sliced_w2", "sliced_w2_prior", "sliced_w2_floor", "nfe", "sample_seconds"});
+  log->start_swmr();
+
+  auto save = [&](int64_t step) {
+    CheckpointMeta m;
+    m.step = step;
+    m.config_yaml = ex.cfg.resolved_yaml();
+    m.rng_states = {data_gen.get_state(), noise_gen.get_state()};
+    m.ema_updates = ema.updates();
+    save_checkpoint(ckpt_path, net, ema.shadow(), &opt, m);
+  };
+
+  // Training loop: losses are accumulated on the device and read once per log interval.
+  Progress bar("train " + ex.run.name, ex.train.steps, sum.start_step);
+  auto t0 = std::chrono::steady_clock::now();
+  auto t_last = t0;
+  int64_t last_logged = sum.start_step;
+  std::vector<at::Tensor> acc;  // loss, parts..., grad_norm
+  net.train();
+  for (int64_t step = sum.start_step + 1; step <= ex.train.steps; ++step) {
+    at::Tensor x = next_batch();
+    LossResult r = (*ex.loss)(*model, x, noise_gen);
+    opt.zero_grad();
+    r.loss.backward();
+    at::Tensor gnorm = clip_grad_norm(params, ex.train.grad_clip);
+    opt.step();
+    ema.update(params);
+    std::vector<at::Tensor> now{r.loss.detach()};
+    for (const auto& p : parts) now.push_back(r.parts.at(p));
+    now.push_back(gnorm.detach());
+    if (acc.empty()) {
+      acc = now;
+    } else {
+      for (size_t i = 0; i < acc.size(); ++i) acc[i] = acc[i] + now[i];
+    }
+
+    if (step % ex.train.log_every == 0 || step == ex.train.steps) {
+      double n = static_cast<double>(step - last_logged);
+      at::Tensor means = (at::stack(acc) / n).to(at::kCPU, at::kDouble);  // the one host sync
+      auto m = means.accessor<double, 1>();
+      auto tn = std::chrono::steady_clock::now();
+      double seconds = std::chrono::duration<double>(tn - t0).count();
+      double rate = n / std::max(1e-9, std::chrono::duration<double>(tn - t_last).count());
+      std::vector<double> row{static_cast<double>(step)};
+      for (int64_t i = 0; i < means.size(0); ++i) row.push_back(m[i]);
+      row.push_back(ex.train.lr);
+      row.push_back(ema.current_decay());
+      row.push_back(seconds);
+      row.push_back(rate);
+      log->append_row("train", row);
+      log->flush();
+      char status[64];
+      std::snprintf(status, sizeof status, "loss %.4g", m[0]);
+      bar.update(step, status);
+      acc.clear();
+      last_logged = step;
+      t_last = tn;
+    }
+    if (step % ex.train.ckpt_every == 0 || step == ex.train.steps) save(step);
+  }
+  if (sum.start_step >= ex.train.steps) save(ex.train.steps);
+  bar.finish();
+  sum.final_step = ex.train.steps;
+
+  // Final evaluation on the EMA weights: samples vs fresh data, prior vs fresh data, and the
+  // Monte-Carlo floor (two independent fresh data sets of the same size).
+  net.eval();
+  std::shared_ptr<ScoreModel> sampler_model = model;
+  if (ex.sample.use_ema) {
+    sampler_model = ex.make_model();
+    sampler_model->module()->to(ex.device, ex.run.dtype);
+    ema.copy_to(sampler_model->module()->parameters());
+  }
+  SampleResult s = draw_samples(ex, *sampler_model, ex.sample.n, ex.run.seed, "sample");
+  at::Generator eval_gen = make_generator(ex.run.seed + 7919);
+  at::Tensor ref = ex.data->batch(ex.eval.n, eval_gen);
+  at::Tensor ref2 = ex.data->batch(ex.eval.n, eval_gen);
+  std::vector<int64_t> prior_shape{ex.eval.n};
+  for (auto d : ex.data->sample_shape()) prior_shape.push_back(d);
+  at::Tensor prior = ex.sde->prior_sample(prior_shape, eval_gen, at::TensorOptions().dtype(at::kFloat));
+  sum.sliced_w2 = sliced_wasserstein(s.x, ref, ex.eval.projections, eval_gen);
+  sum.sliced_w2_prior = sliced_wasserstein(prior, ref, ex.eval.projections, eval_gen);
+  sum.sliced_w2_floor = sliced_wasserstein(ref2, ref, ex.eval.projections, eval_gen);
+  log->append_row("eval", {static_cast<double>(ex.train.steps), sum.sliced_w2, sum.sliced_w2_prior,
+                           sum.sliced_w2_floor, static_cast<double>(s.nfe), s.seconds});
+  log->flush();
+  AttrMap attrs = ex.sampler->settings();
+  attrs["model"] = ex.sample.use_ema ? "ema" : "raw";
+  log->write_array("samples/final", s.x, attrs,
+                   {{"seed", static_cast<double>(ex.run.seed)}, {"nfe", static_cast<double>(s.nfe)},
+                    {"step", static_cast<double>(ex.train.steps)}, {"seconds", s.seconds}});
+  log->close();
+  if (s.x.dim() == 2 && s.x.size(1) == 2) {
+    double extent = std::max(3.0, 1.15 * ref.abs().max().item<double>());
+    write_scatter_png(sum.run_dir + "/samples/final.png",
+                      {{ref, 40, 40, 40}, {s.x, 31, 119, 180}}, extent);
+  }
+  std::printf("%s: step %ld  sliced W2: samples %.4f | prior %.4f | data floor %.4f  (nfe %ld, %.2fs)\n",
+              sum.run_dir.c_str(), static_cast<long>(ex.train.steps), sum.sliced_w2, sum.sliced_w2_prior,
+              sum.sliced_w2_floor, static_cast<long>(s.nfe), s.seconds);
+  return sum;
+}
+
+}  // namespace scorelab

@@ -1,0 +1,29 @@
+// The loss interface: a loss sees the model and a batch of data, draws its own randomness from
+// the generator it is given, and reports its parts. Parts stay on the device (no host sync
+// per step); the trainer reads them once per log interval.
+#pragma once
+#include <map>
+#include <string>
+
+#include <ATen/core/Generator.h>
+#include <ATen/core/Tensor.h>
+
+namespace scorelab {
+
+class ScoreModel;
+
+struct LossResult {
+  at::Tensor loss;                          // scalar to minimise
+  std::map<std::string, at::Tensor> parts;  // detached scalars for the log
+};
+
+class Loss {
+ public:
+  virtual ~Loss() = default;
+  virtual std::string name() const = 0;
+  virtual LossResult operator()(const ScoreModel& model, const at::Tensor& x0, at::Generator& gen) const = 0;
+  // Names of the parts this loss reports (the run log's columns).
+  virtual std::vector<std::string> part_names() const = 0;
+};
+
+}  // namespace scorelab

@@ -1,0 +1,31 @@
+// Exponential moving average of weights, used for sampling by default (DDPM sec. 4 uses
+// decay 0.9999). With warm-up the decay is min(decay, (1 + n) / (10 + n)) after n updates,
+// so early averages are not dominated by the random initialisation.
+#pragma once
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+namespace scorelab {
+
+class EMA {
+ public:
+  EMA(double decay, bool warmup) : decay_(decay), warmup_(warmup) {}
+  void init(const std::vector<at::Tensor>& params);   // shadow := copy of params
+  void update(const std::vector<at::Tensor>& params);  // shadow := d shadow + (1 - d) params
+  void copy_to(const std::vector<at::Tensor>& params) const;
+  double current_decay() const;
+
+  std::vector<at::Tensor>& shadow() { return shadow_; }
+  const std::vector<at::Tensor>& shadow() const { return shadow_; }
+  int64_t updates() const { return updates_; }
+  void set_updates(int64_t n) { updates_ = n; }
+
+ private:
+  double decay_;
+  bool warmup_;
+  int64_t updates_ = 0;
+  std::vector<at::Tensor> shadow_;
+};
+
+}  // namespace scorelab

@@ -1,0 +1,45 @@
+#include "networks/embedding.h"
+
+#include <cmath>
+
+#include <ATen/ATen.h>
+#include <torch/nn/modules/linear.h>
+
+#include "core/noise.h"
+
+namespace scorelab {
+
+at::Tensor sinusoidal_embedding(const at::Tensor& t, int64_t dim, double scale) {
+  int64_t half = dim / 2;
+  at::Tensor k = at::arange(half, t.options());
+  at::Tensor freqs = at::exp(-std::log(10000.0) * k / std::max<int64_t>(half - 1, 1));
+  at::Tensor args = (scale * t).unsqueeze(1) * freqs.unsqueeze(0);
+  at::Tensor emb = at::cat({at::sin(args), at::cos(args)}, 1);
+  if (dim % 2) emb = at::constant_pad_nd(emb, {0, 1});
+  return emb;
+}
+
+FourierEmbeddingImpl::FourierEmbeddingImpl(int64_t dim, double scale, uint64_t seed) {
+  at::Tensor idx = at::zeros({1}, at::kLong);
+  W_ = register_buffer("W", scale * counter_normal(seed, idx, 0, {dim / 2}, at::kFloat)[0]);
+}
+
+at::Tensor FourierEmbeddingImpl::forward(const at::Tensor& t) {
+  at::Tensor args = 2 * M_PI * t.unsqueeze(1) * W_.to(t.dtype()).unsqueeze(0);
+  return at::cat({at::sin(args), at::cos(args)}, 1);
+}
+
+void init_parameters(torch::nn::Module& m, at::Generator& gen) {
+  torch::NoGradGuard no_grad;
+  for (auto& mod : m.modules(/*include_self=*/true)) {
+    auto params = mod->named_parameters(/*recurse=*/false);
+    auto* w = params.find("weight");
+    if (!w || w->dim() < 2) continue;
+    double fan_in = static_cast<double>(w->numel() / w->size(0));
+    double bound = 1.0 / std::sqrt(fan_in);
+    w->uniform_(-bound, bound, gen);
+    if (auto* b = params.find("bias")) b->uniform_(-bound, bound, gen);
+  }
+}
+
+}  // namespace scorelab

@@ -1,0 +1,53 @@
+#include "networks/mlp.h"
+
+#include <torch/nn/modules/activation.h>
+#include <torch/nn/modules/linear.h>
+
+#include "core/config.h"
+
+namespace scorelab {
+
+MLPOptions MLPOptions::from(const Config& cfg, int64_t dim, uint64_t seed) {
+  MLPOptions o;
+  o.dim = dim;
+  o.seed = seed;
+  o.hidden = cfg.get_int("hidden", o.hidden, 1, 1 << 16);
+  o.depth = cfg.get_int("depth", o.depth, 1, 64);
+  o.activation = cfg.get_choice("activation", o.activation, {"silu", "relu", "gelu", "tanh", "softplus"});
+  o.embedding = cfg.get_choice("embedding", o.embedding, {"sinusoidal", "fourier"});
+  o.embed_dim = cfg.get_int("embed_dim", o.embed_dim, 2, 4096);
+  o.fourier_scale = cfg.get_positive("fourier_scale", o.fourier_scale);
+  return o;
+}
+
+namespace {
+torch::nn::AnyModule activation(const std::string& name) {
+  if (name == "relu") return torch::nn::AnyModule(torch::nn::ReLU());
+  if (name == "gelu") return torch::nn::AnyModule(torch::nn::GELU());
+  if (name == "tanh") return torch::nn::AnyModule(torch::nn::Tanh());
+  if (name == "softplus") return torch::nn::AnyModule(torch::nn::Softplus());
+  return torch::nn::AnyModule(torch::nn::SiLU());
+}
+}  // namespace
+
+MLPImpl::MLPImpl(MLPOptions o) : o_(std::move(o)) {
+  if (o_.embedding == "fourier")
+    fourier_ = register_module("fourier", FourierEmbedding(o_.embed_dim, o_.fourier_scale, o_.seed));
+  body_ = torch::nn::Sequential();
+  int64_t in = o_.dim + o_.embed_dim;
+  for (int64_t i = 0; i < o_.depth; ++i) {
+    body_->push_back(torch::nn::Linear(in, o_.hidden));
+    body_->push_back(activation(o_.activation));
+    in = o_.hidden;
+  }
+  body_->push_back(torch::nn::Linear(in, o_.dim));
+  register_module("body", body_);
+}
+
+at::Tensor MLPImpl::forward(const at::Tensor& x, const at::Tensor& t) {
+  at::Tensor emb = fourier_ ? fourier_->forward(t) : sinusoidal_embedding(t, o_.embed_dim);
+  at::Tensor h = at::cat({x.reshape({x.size(0), -1}), emb.to(x.dtype())}, 1);
+  return body_->forward(h).view(x.sizes());
+}
+
+}  // namespace scorelab

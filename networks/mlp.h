@@ -1,0 +1,39 @@
+// Time-conditioned MLP score network for low-dimensional data: [x, emb(t)] -> hidden layers
+// -> output of x's shape.
+#pragma once
+#include <string>
+
+#include <torch/nn/modules/container/sequential.h>
+
+#include "networks/embedding.h"
+#include "networks/score_model.h"
+
+namespace scorelab {
+
+class Config;
+
+struct MLPOptions {
+  int64_t dim = 2;          // data dimension (filled in from the data set)
+  int64_t hidden = 128;     // width
+  int64_t depth = 3;        // hidden layers
+  std::string activation = "silu";     // silu | relu | gelu | tanh | softplus
+  std::string embedding = "sinusoidal";  // sinusoidal | fourier
+  int64_t embed_dim = 32;
+  double fourier_scale = 16.0;
+  uint64_t seed = 0;        // for the fixed Fourier features
+  static MLPOptions from(const Config& cfg, int64_t dim, uint64_t seed);
+};
+
+class MLPImpl : public ScoreNetImpl {
+ public:
+  explicit MLPImpl(MLPOptions o);
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& t) override;
+  const MLPOptions& options() const { return o_; }
+
+ private:
+  MLPOptions o_;
+  FourierEmbedding fourier_{nullptr};
+  torch::nn::Sequential body_{nullptr};
+};
+
+}  // namespace scorelab

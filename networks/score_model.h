@@ -1,0 +1,68 @@
+// A ScoreModel answers every question a loss or sampler asks — eps(x,t), score(x,t),
+// x0(x,t) (Tweedie denoiser), v(x,t) — whatever it was trained to predict, and counts its
+// evaluations (NFE). Trained networks and exact oracle scores both implement it.
+#pragma once
+#include <atomic>
+#include <memory>
+
+#include <ATen/core/Tensor.h>
+#include <torch/nn/module.h>
+
+#include "networks/parameterization.h"
+#include "sde/sde.h"
+
+namespace scorelab {
+
+class ScoreModel {
+ public:
+  explicit ScoreModel(std::shared_ptr<const SDE> sde) : sde_(std::move(sde)) {}
+  virtual ~ScoreModel() = default;
+
+  const SDE& sde() const { return *sde_; }
+  std::shared_ptr<const SDE> sde_ptr() const { return sde_; }
+
+  at::Tensor eps(const at::Tensor& x, const at::Tensor& t) const;
+  at::Tensor score(const at::Tensor& x, const at::Tensor& t) const;
+  at::Tensor x0(const at::Tensor& x, const at::Tensor& t) const;
+  at::Tensor v(const at::Tensor& x, const at::Tensor& t) const;
+
+  int64_t nfe() const { return nfe_.load(); }
+
+  // Parameters to train (empty for an oracle); the module to save and load.
+  virtual torch::nn::Module* module() { return nullptr; }
+
+ protected:
+  // The model's own prediction at (x, t) and its kind. One call = one function evaluation.
+  virtual at::Tensor predict(const at::Tensor& x, const at::Tensor& t) const = 0;
+  virtual Parameterization kind() const = 0;
+
+ private:
+  at::Tensor converted(const at::Tensor& x, const at::Tensor& t, Parameterization want) const;
+  std::shared_ptr<const SDE> sde_;
+  mutable std::atomic<int64_t> nfe_{0};
+};
+
+// The interface every score network implements: forward(x [B, ...], t [B]) -> [B, ...].
+class ScoreNetImpl : public torch::nn::Module {
+ public:
+  virtual at::Tensor forward(const at::Tensor& x, const at::Tensor& t) = 0;
+};
+
+// A trained network with a parameterization.
+class NeuralScoreModel : public ScoreModel {
+ public:
+  NeuralScoreModel(std::shared_ptr<ScoreNetImpl> net, std::shared_ptr<const SDE> sde, Parameterization p)
+      : ScoreModel(std::move(sde)), net_(std::move(net)), p_(p) {}
+  torch::nn::Module* module() override { return net_.get(); }
+  ScoreNetImpl& net() { return *net_; }
+
+ protected:
+  at::Tensor predict(const at::Tensor& x, const at::Tensor& t) const override { return net_->forward(x, t); }
+  Parameterization kind() const override { return p_; }
+
+ private:
+  std::shared_ptr<ScoreNetImpl> net_;
+  Parameterization p_;
+};
+
+}  // namespace scorelab

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs everything scorelab needs from Debian packages. Idempotent: packages already
+# present are skipped, so a second run costs a few seconds.
+set -euo pipefail
+PKGS=(cmake g++ make libtorch-dev libhdf5-dev libyaml-cpp-dev catch2
+      libboost-program-options-dev zlib1g-dev libpng-dev libopenblas0-openmp
+      python3-h5py python3-numpy dataset-fashion-mnist)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  echo "[setup] installing: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "[setup] all packages present"
+fi

@@ -1,0 +1,23 @@
+#include "sde/sde.h"
+
+#include <ATen/ATen.h>
+
+#include "core/tensor_util.h"
+
+namespace scorelab {
+
+at::Tensor SDE::log_snr(const at::Tensor& t) const {
+  return 2.0 * (at::log(alpha(t)) - at::log(sigma(t)));
+}
+
+at::Tensor SDE::prior_sample(at::IntArrayRef shape, at::Generator& gen, const at::TensorOptions& opts) const {
+  return prior_from_normal(at::randn(shape, gen, opts));
+}
+
+at::Tensor reverse_drift(const SDE& sde, const at::Tensor& x, const at::Tensor& t, const at::Tensor& score,
+                         bool probability_flow) {
+  at::Tensor g2 = append_dims(sde.diffusion(t).pow(2), x.dim());
+  return sde.drift(x, t) - (probability_flow ? 0.5 : 1.0) * g2 * score;
+}
+
+}  // namespace scorelab

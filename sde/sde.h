@@ -1,0 +1,37 @@
+// The forward SDE dx = f(x,t) dt + g(t) dw with Gaussian perturbation kernel
+// q(x_t | x_0) = N(alpha(t) x_0, sigma(t)^2 I)  (Song et al. 2021, eq. 5).
+// Samplers, losses and models see only this interface: no type switches on the SDE.
+#pragma once
+#include <memory>
+#include <string>
+
+#include <ATen/core/Generator.h>
+#include <ATen/core/Tensor.h>
+
+namespace scorelab {
+
+class SDE {
+ public:
+  virtual ~SDE() = default;
+  virtual std::string name() const = 0;
+  virtual double T() const { return 1.0; }
+
+  virtual at::Tensor drift(const at::Tensor& x, const at::Tensor& t) const = 0;  // f(x, t)
+  virtual at::Tensor diffusion(const at::Tensor& t) const = 0;                    // g(t), [B]
+  virtual at::Tensor alpha(const at::Tensor& t) const = 0;                        // [B]
+  virtual at::Tensor sigma(const at::Tensor& t) const = 0;                        // [B]
+  // Prior p_T from standard normal noise z (VP: z; VE: sigma_max z).
+  virtual at::Tensor prior_from_normal(const at::Tensor& z) const = 0;
+  virtual at::Tensor prior_log_prob(const at::Tensor& x) const = 0;  // [B]
+
+  // lambda(t) = log(alpha^2 / sigma^2).
+  at::Tensor log_snr(const at::Tensor& t) const;
+  at::Tensor prior_sample(at::IntArrayRef shape, at::Generator& gen, const at::TensorOptions& opts) const;
+};
+
+// Reverse-time drift f - g^2 score (Song et al. 2021, eq. 6) or, with probability_flow,
+// the probability-flow ODE's f - g^2 score / 2 (eq. 13). Written once for every SDE.
+at::Tensor reverse_drift(const SDE& sde, const at::Tensor& x, const at::Tensor& t, const at::Tensor& score,
+                         bool probability_flow);
+
+}  // namespace scorelab

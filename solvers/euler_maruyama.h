@@ -1,0 +1,16 @@
+// Reverse-SDE Euler–Maruyama (Song et al. 2021, eq. 6 discretised; their EulerMaruyamaPredictor):
+//   x_mean = x - [f(x,t) - g(t)^2 s(x,t)] dt,  x = x_mean + g(t) sqrt(dt) z,  dt = t - t_next,
+// with no noise on the last step (score_sde returns x_mean there). Works on every SDE and
+// every parameterization (it needs only the score).
+#pragma once
+#include "solvers/sampler.h"
+
+namespace scorelab {
+
+class EulerMaruyamaStep : public StepRule {
+ public:
+  at::Tensor step(const ScoreModel& model, const at::Tensor& x, double t, double t_next, int64_t k, bool last,
+                  const NoiseSource& noise) const override;
+};
+
+}  // namespace scorelab
