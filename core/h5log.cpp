@@ -85,6 +85,49 @@ void write_array_to(hid_t file, const std::string& name, const at::Tensor& data,
   H5Sclose(space);
 }
 
+// Copies the string and numeric attributes of object `name` (and of everything below it,
+// for a group) from file `src` to the same path in file `dst`.
+void copy_attrs_recursive(hid_t src, hid_t dst, const std::string& name) {
+  hid_t so = H5Oopen(src, name.c_str(), H5P_DEFAULT);
+  hid_t d_o = H5Oopen(dst, name.c_str(), H5P_DEFAULT);
+  if (so < 0 || d_o < 0) throw std::runtime_error("HDF5: cannot open " + name + " to copy its attributes");
+  int n_attrs = H5Aget_num_attrs(so);
+  for (int i = 0; i < n_attrs; ++i) {
+    hid_t a = H5Aopen_by_idx(so, ".", H5_INDEX_CRT_ORDER, H5_ITER_INC, static_cast<hsize_t>(i), H5P_DEFAULT, H5P_DEFAULT);
+    if (a < 0) a = H5Aopen_by_idx(so, ".", H5_INDEX_NAME, H5_ITER_INC, static_cast<hsize_t>(i), H5P_DEFAULT, H5P_DEFAULT);
+    char buf[256];
+    H5Aget_name(a, sizeof buf, buf);
+    hid_t type = H5Aget_type(a);
+    if (H5Tget_class(type) == H5T_STRING) {
+      hid_t mem = H5Tcopy(H5T_C_S1);
+      H5Tset_size(mem, H5T_VARIABLE);
+      H5Tset_cset(mem, H5T_CSET_UTF8);
+      char* str = nullptr;
+      H5Aread(a, mem, &str);
+      set_string_attr(d_o, buf, str ? str : "");
+      H5free_memory(str);
+      H5Tclose(mem);
+    } else {
+      double v = 0;
+      H5Aread(a, H5T_NATIVE_DOUBLE, &v);
+      set_double_attr(d_o, buf, v);
+    }
+    H5Tclose(type);
+    H5Aclose(a);
+  }
+  if (H5Iget_type(so) == H5I_GROUP) {
+    H5G_info_t info;
+    H5Gget_info(so, &info);
+    for (hsize_t i = 0; i < info.nlinks; ++i) {
+      char buf[256];
+      H5Lget_name_by_idx(so, ".", H5_INDEX_NAME, H5_ITER_INC, i, buf, sizeof buf, H5P_DEFAULT);
+      copy_attrs_recursive(src, dst, name + "/" + buf);
+    }
+  }
+  H5Oclose(so);
+  H5Oclose(d_o);
+}
+
 }  // namespace
 
 std::unique_ptr<RunLog> RunLog::create(const std::string& path, const AttrMap& root_attrs) {
@@ -119,7 +162,15 @@ std::unique_ptr<RunLog> RunLog::resume(const std::string& path, int64_t max_step
     H5Lget_name_by_idx(old, ".", H5_INDEX_NAME, H5_ITER_INC, i, buf, sizeof buf, H5P_DEFAULT);
     names.emplace_back(buf);
   }
-  for (const auto& n : names) check(H5Ocopy(old, n.c_str(), neu, n.c_str(), H5P_DEFAULT, H5P_DEFAULT), "copy " + n);
+  // H5Ocopy without attributes (HDF5 1.10 crashes copying variable-length string attributes
+  // kept in dense storage), then the attributes one by one.
+  hid_t ocpl = H5Pcreate(H5P_OBJECT_COPY);
+  H5Pset_copy_object(ocpl, H5O_COPY_WITHOUT_ATTR_FLAG);
+  for (const auto& n : names) {
+    check(H5Ocopy(old, n.c_str(), neu, n.c_str(), ocpl, H5P_DEFAULT), "copy " + n);
+    copy_attrs_recursive(old, neu, n);
+  }
+  H5Pclose(ocpl);
   H5Fclose(old);
   for (const auto& n : names) {
     std::string step = n + "/step";

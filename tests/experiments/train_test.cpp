@@ -1,0 +1,70 @@
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include "core/checkpoint.h"
+#include "core/h5log.h"
+#include "experiments/trainer.h"
+#include "../test_util.h"
+
+using namespace scorelab;
+namespace fs = std::filesystem;
+
+namespace {
+TrainSummary run_tiny(const std::string& dir, const std::string& name, int steps,
+                      const std::vector<std::string>& overrides = {}) {
+  Config cfg = Config::from_string(test::tiny_run_yaml(dir, name, steps), name + ".yaml", overrides);
+  Experiment ex = build_experiment(cfg, name);
+  return train(ex);
+}
+
+std::vector<at::Tensor> checkpoint_tensors(const std::string& path) {
+  std::vector<at::Tensor> out;
+  load_checkpoint(path, nullptr, &out, nullptr);
+  return out;  // the EMA weights: every parameter, averaged over the whole run
+}
+}  // namespace
+
+TEST_CASE("the quickstart model learns: sliced W2 of samples far below the prior's", "[experiments][train]") {
+  std::string dir = test::scratch_dir("learns");
+  TrainSummary s = run_tiny(dir, "learns", 1500);
+  INFO("samples " << s.sliced_w2 << " prior " << s.sliced_w2_prior << " floor " << s.sliced_w2_floor);
+  CHECK(s.sliced_w2 < s.sliced_w2_prior / 3);
+  CHECK(s.sliced_w2_floor < s.sliced_w2_prior / 3);  // the metric itself resolves the gap
+  CHECK(fs::exists(dir + "/learns/samples/final.png"));
+  CHECK(fs::exists(dir + "/learns/config.yaml"));
+  CHECK(RunLog::read_column(dir + "/learns/log.h5", "train/step").size() == 1500 / 50);
+  CHECK(RunLog::read_column(dir + "/learns/log.h5", "eval/sliced_w2").at(0) == Approx(s.sliced_w2).epsilon(1e-12));
+}
+
+TEST_CASE("resume continues the same steps: bit-identical to an uninterrupted run", "[experiments][train]") {
+  std::string dir = test::scratch_dir("resume");
+  run_tiny(dir, "whole", 200);
+  run_tiny(dir, "split", 100);
+  TrainSummary s = run_tiny(dir, "split", 200, {"train.resume=true"});
+  CHECK(s.start_step == 100);
+  CHECK(s.final_step == 200);
+  auto whole = checkpoint_tensors(dir + "/whole/checkpoints/last.pt");
+  auto split = checkpoint_tensors(dir + "/split/checkpoints/last.pt");
+  REQUIRE(whole.size() == split.size());
+  for (size_t i = 0; i < whole.size(); ++i) CHECK(at::equal(whole[i], split[i]));
+  // The log holds each step once, in order, and the same values as the uninterrupted run.
+  auto steps = RunLog::read_column(dir + "/split/log.h5", "train/step");
+  CHECK(steps == std::vector<double>{50, 100, 150, 200});
+  CHECK(RunLog::read_column(dir + "/split/log.h5", "train/loss") ==
+        RunLog::read_column(dir + "/whole/log.h5", "train/loss"));
+}
+
+TEST_CASE("a finished run is left alone and an existing run is not overwritten", "[experiments][train]") {
+  std::string dir = test::scratch_dir("finished");
+  run_tiny(dir, "done", 100);
+  auto stamp = fs::last_write_time(dir + "/done/log.h5");
+  TrainSummary again = run_tiny(dir, "done", 100, {"train.resume=true"});
+  CHECK(again.already_finished);
+  CHECK(fs::last_write_time(dir + "/done/log.h5") == stamp);
+  CHECK_THROWS_WITH(run_tiny(dir, "done", 100), Catch::Contains("train.resume") && Catch::Contains("already holds a run"));
+  CHECK(fs::last_write_time(dir + "/done/log.h5") == stamp);
+}
