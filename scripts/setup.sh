@@ -4,7 +4,7 @@
 set -euo pipefail
 PKGS=(cmake g++ make libtorch-dev libhdf5-dev libyaml-cpp-dev catch2
       libboost-program-options-dev zlib1g-dev libpng-dev libopenblas0-openmp
-      python3-h5py python3-numpy dataset-fashion-mnist)
+      python3-h5py python3-numpy dataset-fashion-mnist libbenchmark-dev)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
