@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 namespace scorelab {
@@ -325,6 +326,32 @@ std::vector<int64_t> Config::get_int_list(const std::string& key, const std::vec
   for (int64_t d : v) out.push_back(d);
   record(key, out);
   return v;
+}
+
+Config::NumberArray Config::get_array(const std::string& key) const {
+  YAML::Node n = lookup(key);
+  if (!n.IsDefined() || n.IsNull()) fail(key, "required key is missing");
+  NumberArray out;
+  std::function<void(const YAML::Node&, size_t)> walk = [&](const YAML::Node& node, size_t depth) {
+    if (node.IsScalar()) {
+      if (depth != out.shape.size() && !out.values.empty()) fail(key, "ragged nested list");
+      if (out.values.empty()) out.shape.resize(depth);
+      try {
+        out.values.push_back(node.as<double>());
+      } catch (const YAML::Exception&) {
+        fail(key, "expected numbers, got '" + node.Scalar() + "'");
+      }
+      return;
+    }
+    if (!node.IsSequence() || node.size() == 0) fail(key, "expected a (nested) list of numbers");
+    if (out.values.empty() && out.shape.size() <= depth) out.shape.push_back(static_cast<int64_t>(node.size()));
+    else if (depth >= out.shape.size() || out.shape[depth] != static_cast<int64_t>(node.size()))
+      fail(key, "ragged nested list: rows of different lengths");
+    for (const auto& e : node) walk(e, depth + 1);
+  };
+  walk(n, 0);
+  record(key, n);
+  return out;
 }
 
 void Config::check_unused() const {

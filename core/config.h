@@ -45,6 +45,12 @@ class Config {
                          const std::vector<std::string>& choices) const;
   std::vector<double> get_double_list(const std::string& key, const std::vector<double>& def) const;
   std::vector<int64_t> get_int_list(const std::string& key, const std::vector<int64_t>& def) const;
+  // A rectangular nested list of numbers (a scalar, a vector, a matrix, ...), row-major.
+  struct NumberArray {
+    std::vector<double> values;
+    std::vector<int64_t> shape;
+  };
+  NumberArray get_array(const std::string& key) const;  // required
 
   // "file:line: key.path: message" for `key` in this section (or the section itself).
   [[noreturn]] void fail(const std::string& key, const std::string& message) const;

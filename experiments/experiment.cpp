@@ -46,7 +46,7 @@ Experiment build_experiment(const Config& cfg, const std::string& default_name, 
     }
     return reg.model.build(model, "mlp", ctx);
   };
-  ex.loss = reg.loss.build(cfg.at("loss"), "dsm");
+  ex.loss = reg.loss.build(cfg.at("loss"), "dsm", LossContext{ex.sde, ex.data->sample_shape()});
   ex.sampler = reg.sampler.build(cfg.at("sample"), "euler_maruyama", *ex.sde);
   Config sample = cfg.at("sample");
   ex.sample.n = sample.get_int("n", ex.sample.n, 1);

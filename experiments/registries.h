@@ -22,7 +22,7 @@ struct Registries {
   Registry<SDE> sde{"sde"};
   Registry<Dataset, uint64_t> data{"data"};
   Registry<ScoreModel, ModelContext> model{"model"};
-  Registry<Loss> loss{"loss"};
+  Registry<Loss, LossContext> loss{"loss"};
   Registry<Sampler, const SDE&> sampler{"sampler"};
 };
 

@@ -1,33 +1,46 @@
 // Denoising score matching in continuous time (Vincent 2011; Song et al. 2021, eq. 7):
-//   L = E_t E_{x0, eps} lambda(t) || s(x_t, t) + eps / sigma(t) ||^2,  x_t = alpha x0 + sigma eps,
-// computed through the model's eps prediction: s + eps/sigma = (eps - eps_hat) / sigma, so
-//   L = E_t w(t) || eps_hat - eps ||^2  with w = lambda / sigma^2.
-// Weightings: plain (lambda = sigma^2: eps-MSE, DDPM's L_simple), likelihood (lambda = g^2,
-// Song et al. 2021b), none (lambda = 1). t ~ U(eps, T).
+//   L = int_eps^T W(t) E_{x0, eps} || eps_hat(x_t, t) - eps ||^2 dt,  x_t = alpha x0 + sigma eps,
+// estimated as E_{t~q} [W(t)/q(t) ||eps_hat - eps||^2] with q from losses/time_sampling.h.
+// Since s + eps/sigma = (eps - eps_hat)/sigma, a score weighting lambda(t) on
+// ||s + eps/sigma||^2 is W = lambda / (sigma^2 (T - eps)) (the mean over t ~ U(eps, T)):
+//   plain       lambda = sigma^2 (eps-MSE; DDPM's L_simple)
+//   likelihood  lambda = g^2     (Song et al. 2021b)
+//   none        lambda = 1
+// The weighted-objective family of Kingma & Gao 2023 (eq. 7): W = 1/2 w(lambda) (-d lambda/dt),
+//   elbo        w = 1 (the continuous-time diffusion ELBO, up to prior and reconstruction terms)
+//   sigmoid     w = sigmoid(b - lambda)
+//   edm         w = N(lambda; -2 P_mean, (2 P_std)^2) (e^-lambda + sigma_data^2) / sigma_data^2
+//               (EDM's loss, Karras et al. 2022, written in lambda; Kingma & Gao Table 1)
 #pragma once
 #include "losses/loss.h"
+#include "losses/time_sampling.h"
 
 namespace scorelab {
 
 class Config;
 
 struct DSMOptions {
-  std::string weighting = "plain";  // plain | likelihood | none
-  double eps = 1e-5;                // smallest t sampled
+  std::string weighting = "plain";     // plain | likelihood | none | elbo | sigmoid | edm
+  std::string t_sampling = "uniform";  // uniform | importance | log_snr
+  double eps = 1e-5;                   // smallest t
+  double sigmoid_bias = 0.0;           // b
+  double edm_p_mean = -1.2, edm_p_std = 1.2, edm_sigma_data = 0.5;
   static DSMOptions from(const Config& cfg);
 };
 
 class DSMLoss : public Loss {
  public:
-  explicit DSMLoss(DSMOptions o) : o_(std::move(o)) {}
+  DSMLoss(DSMOptions o, const LossContext& ctx);
   std::string name() const override { return "dsm"; }
   LossResult operator()(const ScoreModel& model, const at::Tensor& x0, at::Generator& gen) const override;
   std::vector<std::string> part_names() const override { return {"dsm", "weight_mean"}; }
-  // w(t) = lambda(t) / sigma(t)^2 for this weighting.
-  at::Tensor weight(const ScoreModel& model, const at::Tensor& t) const;
+  // W(t) above, on float64 t.
+  at::Tensor weight(const at::Tensor& t) const;
 
  private:
   DSMOptions o_;
+  std::shared_ptr<const SDE> sde_;
+  TimeSampler times_;
 };
 
 }  // namespace scorelab

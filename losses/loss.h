@@ -3,7 +3,9 @@
 // per step); the trainer reads them once per log interval.
 #pragma once
 #include <map>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include <ATen/core/Generator.h>
 #include <ATen/core/Tensor.h>
@@ -11,10 +13,17 @@
 namespace scorelab {
 
 class ScoreModel;
+class SDE;
 
 struct LossResult {
   at::Tensor loss;                          // scalar to minimise
   std::map<std::string, at::Tensor> parts;  // detached scalars for the log
+};
+
+// What a loss may check when it is built (so that misuse fails before training starts).
+struct LossContext {
+  std::shared_ptr<const SDE> sde;
+  std::vector<int64_t> sample_shape;  // one example's shape
 };
 
 class Loss {

@@ -40,14 +40,15 @@ MLPImpl::MLPImpl(MLPOptions o) : o_(std::move(o)) {
     body_->push_back(activation(o_.activation));
     in = o_.hidden;
   }
-  body_->push_back(torch::nn::Linear(in, o_.dim));
+  body_->push_back(torch::nn::Linear(in, o_.out_dim > 0 ? o_.out_dim : o_.dim));
   register_module("body", body_);
 }
 
 at::Tensor MLPImpl::forward(const at::Tensor& x, const at::Tensor& t) {
   at::Tensor emb = fourier_ ? fourier_->forward(t) : sinusoidal_embedding(t, o_.embed_dim);
   at::Tensor h = at::cat({x.reshape({x.size(0), -1}), emb.to(x.dtype())}, 1);
-  return body_->forward(h).view(x.sizes());
+  at::Tensor out = body_->forward(h);
+  return o_.out_dim > 0 ? out : out.view(x.sizes());
 }
 
 }  // namespace scorelab

@@ -14,6 +14,7 @@ class Config;
 
 struct MLPOptions {
   int64_t dim = 2;          // data dimension (filled in from the data set)
+  int64_t out_dim = 0;      // output width; 0: dim (a vector field), 1: a scalar (energy)
   int64_t hidden = 128;     // width
   int64_t depth = 3;        // hidden layers
   std::string activation = "silu";     // silu | relu | gelu | tanh | softplus

@@ -9,7 +9,9 @@
 
 namespace scorelab {
 
-enum class Parameterization { eps, x0, score, v };
+// mu: DDPM's posterior mean mu~(x_t, x0) = c0 x0 + ct x_t (discrete VP chains only; converted
+// through x0 by ScoreModel, which knows the chain).
+enum class Parameterization { eps, x0, score, v, mu };
 
 Parameterization parse_parameterization(const std::string& name);  // throws std::invalid_argument
 std::string to_string(Parameterization p);

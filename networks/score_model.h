@@ -25,6 +25,13 @@ class ScoreModel {
   at::Tensor score(const at::Tensor& x, const at::Tensor& t) const;
   at::Tensor x0(const at::Tensor& x, const at::Tensor& t) const;
   at::Tensor v(const at::Tensor& x, const at::Tensor& t) const;
+  at::Tensor mu(const at::Tensor& x, const at::Tensor& t) const;  // DDPM posterior mean (ddpm SDE)
+  virtual Parameterization kind() const = 0;  // what predict() returns
+  // The model's own prediction (of kind()), counted as one evaluation.
+  at::Tensor prediction(const at::Tensor& x, const at::Tensor& t) const { return converted(x, t, kind()); }
+  // Converts a prediction `pred` of kind `from` at (x, t) to kind `to` (no evaluation).
+  at::Tensor convert(const at::Tensor& pred, Parameterization from, Parameterization to, const at::Tensor& x,
+                     const at::Tensor& t) const;
 
   int64_t nfe() const { return nfe_.load(); }
 
@@ -34,7 +41,6 @@ class ScoreModel {
  protected:
   // The model's own prediction at (x, t) and its kind. One call = one function evaluation.
   virtual at::Tensor predict(const at::Tensor& x, const at::Tensor& t) const = 0;
-  virtual Parameterization kind() const = 0;
 
  private:
   at::Tensor converted(const at::Tensor& x, const at::Tensor& t, Parameterization want) const;
@@ -55,10 +61,10 @@ class NeuralScoreModel : public ScoreModel {
       : ScoreModel(std::move(sde)), net_(std::move(net)), p_(p) {}
   torch::nn::Module* module() override { return net_.get(); }
   ScoreNetImpl& net() { return *net_; }
+  Parameterization kind() const override { return p_; }
 
  protected:
   at::Tensor predict(const at::Tensor& x, const at::Tensor& t) const override { return net_->forward(x, t); }
-  Parameterization kind() const override { return p_; }
 
  private:
   std::shared_ptr<ScoreNetImpl> net_;

@@ -1,5 +1,7 @@
 #include "sde/sde.h"
 
+#include <cmath>
+
 #include <ATen/ATen.h>
 
 #include "core/tensor_util.h"
@@ -8,6 +10,11 @@ namespace scorelab {
 
 at::Tensor SDE::log_snr(const at::Tensor& t) const {
   return 2.0 * (at::log(alpha(t)) - at::log(sigma(t)));
+}
+
+at::Tensor SDE::prior_log_prob(const at::Tensor& x) const {
+  double d = static_cast<double>(x[0].numel()), s = prior_std();
+  return -0.5 * d * std::log(2 * M_PI * s * s) - 0.5 * sum_except_batch(x.pow(2)) / (s * s);
 }
 
 at::Tensor SDE::prior_sample(at::IntArrayRef shape, at::Generator& gen, const at::TensorOptions& opts) const {

@@ -10,6 +10,8 @@
 
 namespace scorelab {
 
+struct DDPMChain;
+
 class SDE {
  public:
   virtual ~SDE() = default;
@@ -20,9 +22,15 @@ class SDE {
   virtual at::Tensor diffusion(const at::Tensor& t) const = 0;                    // g(t), [B]
   virtual at::Tensor alpha(const at::Tensor& t) const = 0;                        // [B]
   virtual at::Tensor sigma(const at::Tensor& t) const = 0;                        // [B]
-  // Prior p_T from standard normal noise z (VP: z; VE: sigma_max z).
-  virtual at::Tensor prior_from_normal(const at::Tensor& z) const = 0;
-  virtual at::Tensor prior_log_prob(const at::Tensor& x) const = 0;  // [B]
+  // d lambda / dt, lambda = log(alpha^2 / sigma^2) (closed form per SDE).
+  virtual at::Tensor dlog_snr_dt(const at::Tensor& t) const = 0;
+  // Prior p_T from standard normal noise z (VP: z; VE: sigma_max z) and its log-density.
+  virtual double prior_std() const { return 1.0; }
+  at::Tensor prior_from_normal(const at::Tensor& z) const { return prior_std() * z; }
+  at::Tensor prior_log_prob(const at::Tensor& x) const;  // [B]
+
+  // The DDPM chain beta_1..beta_N when this SDE is a discrete-time VP chain, else nullptr.
+  virtual const DDPMChain* ddpm_chain() const { return nullptr; }
 
   // lambda(t) = log(alpha^2 / sigma^2).
   at::Tensor log_snr(const at::Tensor& t) const;

@@ -3,7 +3,7 @@
 #include <chrono>
 
 #include <ATen/ATen.h>
-#include <c10/core/InferenceMode.h>
+#include <ATen/core/grad_mode.h>
 
 #include "networks/score_model.h"
 
@@ -16,7 +16,7 @@ GridSampler::GridSampler(std::string name, at::Tensor grid, std::shared_ptr<cons
 
 SampleResult GridSampler::sample(const ScoreModel& model, const at::Tensor& x_T, const NoiseSource& noise,
                                  const StepObserver& observer) const {
-  c10::InferenceMode guard;
+  at::NoGradGuard no_grad;  // not InferenceMode: energy models need autograd inside the step
   auto t0 = std::chrono::steady_clock::now();
   int64_t nfe0 = model.nfe();
   const int64_t K = grid_.size(0) - 1;

@@ -12,7 +12,7 @@ TEST_CASE("an unknown type names the file, line, key and the available types", "
     builtin_registries().sde.build(c.at("sde"), "vp");
     FAIL("expected a ConfigError");
   } catch (const ConfigError& e) {
-    CHECK_THAT(e.what(), Contains("exp.yaml:2: sde.type: unknown sde type 'vpp' (available: vp)"));
+    CHECK_THAT(e.what(), Contains("exp.yaml:2: sde.type: unknown sde type 'vpp' (available: ddpm, subvp, ve, vp)"));
   }
 }
 

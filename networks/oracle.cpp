@@ -1,0 +1,132 @@
+#include "networks/oracle.h"
+
+#include <cmath>
+
+#include <ATen/ATen.h>
+
+#include "core/config.h"
+
+namespace scorelab {
+namespace {
+
+at::Tensor to_tensor(const Config::NumberArray& a) {
+  return at::tensor(a.values, at::kDouble).reshape(a.shape);
+}
+
+at::Tensor check_spd(const Config& cfg, const std::string& key, at::Tensor covs) {
+  at::Tensor sym = (covs - covs.transpose(-1, -2)).abs().max();
+  if (sym.item<double>() > 1e-9) cfg.fail(key, "covariance matrices must be symmetric");
+  auto [L, info] = at::linalg_cholesky_ex(covs);
+  if (info.max().item<int64_t>() != 0) cfg.fail(key, "covariance matrices must be positive definite");
+  return covs;
+}
+
+struct Perturbed {
+  at::Tensor sol;   // C^{-1} (x - alpha mu) [B, K, D]
+  at::Tensor logN;  // log N(x; alpha mu_k, C_k) [B, K]
+};
+
+Perturbed perturbed(const GaussianMixture& g, const at::Tensor& x64, const at::Tensor& alpha, const at::Tensor& sigma) {
+  int64_t D = g.dim();
+  at::Tensor a = alpha.to(at::kDouble).to(x64.device()).view({-1, 1, 1, 1});
+  at::Tensor s = sigma.to(at::kDouble).to(x64.device()).view({-1, 1, 1, 1});
+  at::Tensor eye = at::eye(D, x64.options());
+  at::Tensor C = a.pow(2) * g.covs.to(x64.device()).unsqueeze(0) + s.pow(2) * eye;  // [B, K, D, D]
+  at::Tensor L = at::linalg_cholesky(C);
+  at::Tensor diff = x64.unsqueeze(1) - a.view({-1, 1, 1}) * g.means.to(x64.device()).unsqueeze(0);  // [B, K, D]
+  at::Tensor sol = at::cholesky_solve(diff.unsqueeze(-1), L).squeeze(-1);
+  at::Tensor logdet = 2 * at::log(at::diagonal(L, 0, -2, -1)).sum(-1);
+  at::Tensor logN = -0.5 * (diff * sol).sum(-1) - 0.5 * logdet - 0.5 * D * std::log(2 * M_PI);
+  return {sol, logN};
+}
+
+}  // namespace
+
+GaussianMixture GaussianMixture::from(const Config& cfg) {
+  GaussianMixture g;
+  g.means = to_tensor(cfg.get_array("means"));
+  if (g.means.dim() != 2) cfg.fail("means", "expected a list of mean vectors [[..], [..]]");
+  int64_t K = g.means.size(0), D = g.means.size(1);
+  if (cfg.has("weights")) {
+    g.weights = to_tensor(cfg.get_array("weights"));
+    if (g.weights.dim() != 1 || g.weights.size(0) != K)
+      cfg.fail("weights", "expected " + std::to_string(K) + " weights, one per mean");
+    if (g.weights.min().item<double>() < 0 || g.weights.sum().item<double>() <= 0)
+      cfg.fail("weights", "weights must be >= 0 with a positive sum");
+    g.weights = g.weights / g.weights.sum();
+  } else {
+    g.weights = at::full({K}, 1.0 / K, at::kDouble);
+  }
+  at::Tensor eye = at::eye(D, at::kDouble);
+  if (cfg.has("covs")) {
+    g.covs = to_tensor(cfg.get_array("covs"));
+    if (g.covs.dim() != 3 || g.covs.size(0) != K || g.covs.size(1) != D || g.covs.size(2) != D)
+      cfg.fail("covs", "expected " + std::to_string(K) + " matrices of " + std::to_string(D) + "x" + std::to_string(D));
+    check_spd(cfg, "covs", g.covs);
+  } else if (cfg.has("stds")) {
+    at::Tensor s = to_tensor(cfg.get_array("stds"));
+    if (s.dim() != 1 || s.size(0) != K) cfg.fail("stds", "expected " + std::to_string(K) + " standard deviations");
+    if (s.min().item<double>() <= 0) cfg.fail("stds", "standard deviations must be > 0");
+    g.covs = s.pow(2).view({K, 1, 1}) * eye;
+  } else {
+    double s = cfg.get_positive("std", 1.0);
+    g.covs = (s * s) * eye.expand({K, D, D}).clone();
+  }
+  return g;
+}
+
+GaussianMixture GaussianMixture::gaussian_from(const Config& cfg) {
+  GaussianMixture g;
+  at::Tensor mean = to_tensor(cfg.get_array("mean"));
+  if (mean.dim() != 1) cfg.fail("mean", "expected a vector");
+  int64_t D = mean.size(0);
+  g.means = mean.unsqueeze(0);
+  g.weights = at::ones({1}, at::kDouble);
+  if (cfg.has("cov")) {
+    g.covs = to_tensor(cfg.get_array("cov"));
+    if (g.covs.dim() != 2 || g.covs.size(0) != D || g.covs.size(1) != D)
+      cfg.fail("cov", "expected a " + std::to_string(D) + "x" + std::to_string(D) + " matrix");
+    g.covs = check_spd(cfg, "cov", g.covs).unsqueeze(0);
+  } else {
+    double s = cfg.get_positive("std", 1.0);
+    g.covs = (s * s) * at::eye(D, at::kDouble).unsqueeze(0);
+  }
+  return g;
+}
+
+at::Tensor GaussianMixture::sample(int64_t n, at::Generator& gen) const {
+  at::Tensor k = at::multinomial(weights, n, /*replacement=*/true, gen);
+  at::Tensor L = at::linalg_cholesky(covs);  // [K, D, D]
+  at::Tensor z = at::randn({n, dim(), 1}, gen, at::kDouble);
+  return means.index_select(0, k) + at::matmul(L.index_select(0, k), z).squeeze(-1);
+}
+
+at::Tensor GaussianMixture::log_prob(const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& sigma) const {
+  at::Tensor x64 = x.to(at::kDouble);
+  Perturbed p = perturbed(*this, x64, alpha, sigma);
+  return at::logsumexp(p.logN + at::log(weights.to(x.device())), 1);
+}
+
+at::Tensor GaussianMixture::responsibilities(const at::Tensor& x, const at::Tensor& alpha,
+                                             const at::Tensor& sigma) const {
+  Perturbed p = perturbed(*this, x.to(at::kDouble), alpha, sigma);
+  return at::softmax(p.logN + at::log(weights.to(x.device())), 1);
+}
+
+// score = sum_k r_k(x) (-C_k^{-1} (x - alpha mu_k)).
+at::Tensor GaussianMixture::score(const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& sigma) const {
+  Perturbed p = perturbed(*this, x.to(at::kDouble), alpha, sigma);
+  at::Tensor r = at::softmax(p.logN + at::log(weights.to(x.device())), 1);
+  return -(r.unsqueeze(-1) * p.sol).sum(1).to(x.scalar_type());
+}
+
+at::Tensor OracleScoreModel::predict(const at::Tensor& x, const at::Tensor& t) const {
+  at::Tensor flat = x.reshape({x.size(0), -1});
+  return g_.score(flat, sde().alpha(t), sde().sigma(t)).view(x.sizes());
+}
+
+at::Tensor OracleScoreModel::log_prob(const at::Tensor& x, const at::Tensor& t) const {
+  return g_.log_prob(x.reshape({x.size(0), -1}), sde().alpha(t), sde().sigma(t));
+}
+
+}  // namespace scorelab

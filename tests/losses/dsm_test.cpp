@@ -1,0 +1,73 @@
+#include <catch2/catch.hpp>
+
+#include <ATen/ATen.h>
+
+#include "core/device.h"
+#include "losses/dsm.h"
+#include "loss_test_util.h"
+#include "sde/ve.h"
+#include "sde/vp.h"
+
+using namespace scorelab;
+using namespace scorelab::test;
+
+namespace {
+// E_{x0, eps} ||eps_hat - eps||^2 at the oracle of N(mu, s^2 I) data: D alpha^2 s^2 / (alpha^2 s^2 + sigma^2).
+at::Tensor oracle_eps_mse(const SDE& sde, const at::Tensor& t) {
+  at::Tensor a2s2 = sde.alpha(t).pow(2) * kDataStd * kDataStd;
+  return 2.0 * a2s2 / (a2s2 + sde.sigma(t).pow(2));
+}
+
+// int_eps^T f(t) dt by composite Simpson on 2^16 intervals.
+double integrate(const std::function<at::Tensor(const at::Tensor&)>& f, double a, double b) {
+  const int64_t n = 1 << 16;
+  at::Tensor t = at::linspace(a, b, n + 1, at::kDouble);
+  at::Tensor w = at::ones({n + 1}, at::kDouble);
+  w.slice(0, 1, n, 2).fill_(4);
+  w.slice(0, 2, n - 1, 2).fill_(2);
+  return ((b - a) / (3.0 * n) * (w * f(t)).sum()).item<double>();
+}
+}  // namespace
+
+TEST_CASE("DSM's expected value at the oracle of Gaussian data equals its closed form", "[losses][dsm]") {
+  struct Case {
+    std::string sde, weighting, t_sampling;
+  };
+  std::vector<Case> cases{{"vp", "plain", "uniform"},   {"vp", "likelihood", "importance"}, {"vp", "elbo", "log_snr"},
+                          {"vp", "sigmoid", "uniform"}, {"vp", "edm", "importance"},       {"ve", "none", "importance"},
+                          {"ve", "elbo", "uniform"},    {"subvp", "plain", "log_snr"}};
+  for (const auto& c : cases) {
+    INFO(c.sde << " / " << c.weighting << " / " << c.t_sampling);
+    std::shared_ptr<SDE> sde;
+    if (c.sde == "vp") sde = std::make_shared<VPSDE>();
+    if (c.sde == "subvp") sde = std::make_shared<SubVPSDE>();
+    if (c.sde == "ve") sde = std::make_shared<VESDE>(VESDEOptions{0.01, 10.0});
+    DSMOptions o;
+    o.weighting = c.weighting;
+    o.t_sampling = c.t_sampling;
+    o.eps = 1e-3;
+    DSMLoss loss(o, LossContext{sde, {2}});
+    OracleScoreModel oracle(gaussian_data(), sde);
+    double expected = integrate([&](const at::Tensor& t) { return loss.weight(t) * oracle_eps_mse(*sde, t); }, o.eps, sde->T());
+    at::Generator gen = make_generator(17);
+    Estimate mc = replicate(25, [&] {
+      at::Tensor x0 = gaussian_data().sample(8000, gen);
+      return loss(oracle, x0, gen).loss.item<double>();
+    });
+    INFO("closed form " << expected << ", Monte Carlo " << mc.mean << " +- " << mc.se);
+    CHECK(std::abs(mc.mean - expected) < 5 * mc.se);
+  }
+}
+
+TEST_CASE("the plain weighting is the mean eps-MSE and 'elbo' is half the likelihood weighting on VP", "[losses][dsm]") {
+  auto sde = std::make_shared<VPSDE>();
+  at::Tensor t = at::tensor({0.01, 0.4, 0.9}, at::kDouble);
+  DSMOptions plain, lik, elbo;
+  lik.weighting = "likelihood";
+  elbo.weighting = "elbo";
+  plain.eps = lik.eps = elbo.eps = 0.0;
+  DSMLoss lp(plain, {sde, {2}}), ll(lik, {sde, {2}}), le(elbo, {sde, {2}});
+  CHECK(at::allclose(lp.weight(t), at::ones_like(t)));
+  // VP: -d lambda/dt = beta / sigma^2 = g^2 / sigma^2, so W_elbo = 1/2 W_likelihood (T = 1).
+  CHECK(at::allclose(le.weight(t), 0.5 * ll.weight(t), 1e-12, 0));
+}
