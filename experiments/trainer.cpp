@@ -54,6 +54,57 @@ at::Tensor clip_grad_norm(const std::vector<at::Tensor>& params, double max_norm
   return norm;
 }
 
+
+// Samples with the experiment's sampler; logs sliced W2 of samples, of the prior and between two
+// fresh data sets (the Monte-Carlo floor); writes /samples/final and a scatter plot; closes the log.
+void finish_with_evaluation(const Experiment& ex, const ScoreModel& model, const std::string& model_label,
+                            RunLog& log, int64_t step, TrainSummary& sum) {
+  SampleResult s = draw_samples(ex, model, ex.sample.n, ex.run.seed, "sample");
+  at::Generator eval_gen = make_generator(ex.run.seed + 7919);
+  at::Tensor ref = ex.data->batch(ex.eval.n, eval_gen);
+  at::Tensor ref2 = ex.data->batch(ex.eval.n, eval_gen);
+  std::vector<int64_t> prior_shape{ex.eval.n};
+  for (auto d : ex.data->sample_shape()) prior_shape.push_back(d);
+  at::Tensor prior = ex.sde->prior_sample(prior_shape, eval_gen, at::TensorOptions().dtype(at::kFloat));
+  sum.sliced_w2 = sliced_wasserstein(s.x, ref, ex.eval.projections, eval_gen);
+  sum.sliced_w2_prior = sliced_wasserstein(prior, ref, ex.eval.projections, eval_gen);
+  sum.sliced_w2_floor = sliced_wasserstein(ref2, ref, ex.eval.projections, eval_gen);
+  log.append_row("eval", {static_cast<double>(step), sum.sliced_w2, sum.sliced_w2_prior, sum.sliced_w2_floor,
+                          static_cast<double>(s.nfe), s.seconds});
+  log.flush();
+  AttrMap attrs = ex.sampler->settings();
+  attrs["model"] = model_label;
+  log.write_array("samples/final", s.x, attrs,
+                  {{"seed", static_cast<double>(ex.run.seed)}, {"nfe", static_cast<double>(s.nfe)},
+                   {"step", static_cast<double>(step)}, {"seconds", s.seconds}});
+  log.close();
+  if (s.x.dim() == 2 && s.x.size(1) == 2) {
+    double extent = std::max(3.0, 1.15 * ref.abs().max().item<double>());
+    write_scatter_png(sum.run_dir + "/samples/final.png", {{ref, 40, 40, 40}, {s.x, 31, 119, 180}}, extent);
+  }
+  std::printf("%s: step %ld  sliced W2: samples %.4f | prior %.4f | data floor %.4f  (nfe %ld, %.2fs)\n",
+              sum.run_dir.c_str(), static_cast<long>(step), sum.sliced_w2, sum.sliced_w2_prior, sum.sliced_w2_floor,
+              static_cast<long>(s.nfe), s.seconds);
+}
+
+const std::vector<std::string> kEvalColumns{"step", "sliced_w2", "sliced_w2_prior", "sliced_w2_floor", "nfe",
+                                            "sample_seconds"};
+
+// An exact (oracle) model has nothing to train: its run is the evaluation of its samples.
+TrainSummary evaluate_only(Experiment& ex, const ScoreModel& model) {
+  TrainSummary sum;
+  sum.run_dir = ex.run_dir();
+  fs::create_directories(sum.run_dir + "/samples");
+  atomic_write_text(sum.run_dir + "/config.yaml", ex.cfg.resolved_yaml());
+  if (ex.run.threads > 0) at::set_num_threads(static_cast<int>(ex.run.threads));
+  sum.threads = at::get_num_threads();
+  auto log = RunLog::create(sum.run_dir + "/log.h5", run_attrs(ex, sum.threads));
+  log->declare_table("eval", kEvalColumns);
+  log->start_swmr();
+  finish_with_evaluation(ex, model, "oracle", *log, 0, sum);
+  return sum;
+}
+
 }  // namespace
 
 TrainSummary train(Experiment& ex) {
@@ -68,6 +119,9 @@ TrainSummary train(Experiment& ex) {
     ex.cfg.at("train").fail("resume", sum.run_dir +
                                           " already holds a run; set train.resume=true to continue it, or "
                                           "choose another run.name");
+  if (ex.train.steps > 0 && !ex.make_model()->module())
+    ex.cfg.at("train").fail("steps", "the model is exact (an oracle) and has nothing to train; set train.steps=0 "
+                                     "to evaluate its samples");
   CheckpointMeta meta;
   if (ex.train.resume && has_ckpt) {
     meta = load_checkpoint(ckpt_path, nullptr, nullptr, nullptr);
@@ -80,8 +134,10 @@ TrainSummary train(Experiment& ex) {
     }
   }
 
-  // Model, optimiser, EMA, generators.
   std::shared_ptr<ScoreModel> model = ex.make_model();
+  if (!model->module()) return evaluate_only(ex, *model);
+
+  // Model, optimiser, EMA, generators.
   torch::nn::Module& net = *model->module();
   at::Generator init_gen = make_generator(ex.run.seed ^ 0x1a2b3c4dULL);
   init_parameters(net, init_gen);
@@ -135,7 +191,7 @@ TrainSummary train(Experiment& ex) {
   train_cols.insert(train_cols.end(), parts.begin(), parts.end());
   for (const char* c : {"grad_norm", "lr", "ema_decay", "seconds", "steps_per_sec"}) train_cols.push_back(c);
   log->declare_table("train", train_cols);
-  log->declare_table("eval", {"step", "sliced_w2", "sliced_w2_prior", "sliced_w2_floor", "nfe", "sample_seconds"});
+  log->declare_table("eval", kEvalColumns);
   log->start_swmr();
 
   auto save = [&](int64_t step) {
@@ -199,8 +255,7 @@ TrainSummary train(Experiment& ex) {
   bar.finish();
   sum.final_step = ex.train.steps;
 
-  // Final evaluation on the EMA weights: samples vs fresh data, prior vs fresh data, and the
-  // Monte-Carlo floor (two independent fresh data sets of the same size).
+  // Final evaluation on the EMA weights.
   net.eval();
   std::shared_ptr<ScoreModel> sampler_model = model;
   if (ex.sample.use_ema) {
@@ -208,33 +263,7 @@ TrainSummary train(Experiment& ex) {
     sampler_model->module()->to(ex.device, ex.run.dtype);
     ema.copy_to(sampler_model->module()->parameters());
   }
-  SampleResult s = draw_samples(ex, *sampler_model, ex.sample.n, ex.run.seed, "sample");
-  at::Generator eval_gen = make_generator(ex.run.seed + 7919);
-  at::Tensor ref = ex.data->batch(ex.eval.n, eval_gen);
-  at::Tensor ref2 = ex.data->batch(ex.eval.n, eval_gen);
-  std::vector<int64_t> prior_shape{ex.eval.n};
-  for (auto d : ex.data->sample_shape()) prior_shape.push_back(d);
-  at::Tensor prior = ex.sde->prior_sample(prior_shape, eval_gen, at::TensorOptions().dtype(at::kFloat));
-  sum.sliced_w2 = sliced_wasserstein(s.x, ref, ex.eval.projections, eval_gen);
-  sum.sliced_w2_prior = sliced_wasserstein(prior, ref, ex.eval.projections, eval_gen);
-  sum.sliced_w2_floor = sliced_wasserstein(ref2, ref, ex.eval.projections, eval_gen);
-  log->append_row("eval", {static_cast<double>(ex.train.steps), sum.sliced_w2, sum.sliced_w2_prior,
-                           sum.sliced_w2_floor, static_cast<double>(s.nfe), s.seconds});
-  log->flush();
-  AttrMap attrs = ex.sampler->settings();
-  attrs["model"] = ex.sample.use_ema ? "ema" : "raw";
-  log->write_array("samples/final", s.x, attrs,
-                   {{"seed", static_cast<double>(ex.run.seed)}, {"nfe", static_cast<double>(s.nfe)},
-                    {"step", static_cast<double>(ex.train.steps)}, {"seconds", s.seconds}});
-  log->close();
-  if (s.x.dim() == 2 && s.x.size(1) == 2) {
-    double extent = std::max(3.0, 1.15 * ref.abs().max().item<double>());
-    write_scatter_png(sum.run_dir + "/samples/final.png",
-                      {{ref, 40, 40, 40}, {s.x, 31, 119, 180}}, extent);
-  }
-  std::printf("%s: step %ld  sliced W2: samples %.4f | prior %.4f | data floor %.4f  (nfe %ld, %.2fs)\n",
-              sum.run_dir.c_str(), static_cast<long>(ex.train.steps), sum.sliced_w2, sum.sliced_w2_prior,
-              sum.sliced_w2_floor, static_cast<long>(s.nfe), s.seconds);
+  finish_with_evaluation(ex, *sampler_model, ex.sample.use_ema ? "ema" : "raw", *log, ex.train.steps, sum);
   return sum;
 }
 

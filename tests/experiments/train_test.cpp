@@ -68,3 +68,21 @@ TEST_CASE("a finished run is left alone and an existing run is not overwritten",
   CHECK_THROWS_WITH(run_tiny(dir, "done", 100), Catch::Contains("train.resume") && Catch::Contains("already holds a run"));
   CHECK(fs::last_write_time(dir + "/done/log.h5") == stamp);
 }
+
+TEST_CASE("an oracle model runs where a trained one does: evaluation only, no training", "[experiments][train]") {
+  std::string dir = test::scratch_dir("oracle_run");
+  std::string yaml = "run: {name: o, out_dir: '" + dir + "', seed: 0, threads: 1, device: cpu}\n"
+                     "data: {type: gmm, means: [[2.0, 0.0], [-2.0, 0.0]], std: 0.3}\n"
+                     "sde: {type: vp}\n"
+                     "model: {type: gmm_oracle, means: [[2.0, 0.0], [-2.0, 0.0]], std: 0.3}\n"
+                     "train: {steps: 0}\n"
+                     "sample: {type: euler_maruyama, steps: 300, n: 1000}\n"
+                     "eval: {n: 1000, projections: 128}\n";
+  Experiment ex = build_experiment(Config::from_string(yaml, "o.yaml"), "o");
+  TrainSummary s = train(ex);
+  CHECK(s.sliced_w2 < s.sliced_w2_prior / 3);
+  CHECK(RunLog::read_attr(dir + "/o/log.h5", "samples/final", "model") == "oracle");
+  Experiment bad = build_experiment(Config::from_string(yaml, "o.yaml", {"train.steps=10", "run.name=p"}), "o");
+  CHECK_THROWS_WITH(train(bad), Catch::Contains("train.steps") && Catch::Contains("oracle"));
+  CHECK_FALSE(fs::exists(dir + "/p"));
+}

@@ -4,6 +4,7 @@
 
 #include "core/device.h"
 #include "networks/parameterization.h"
+#include "sde/vp.h"
 
 using namespace scorelab;
 
@@ -27,4 +28,38 @@ TEST_CASE("eps -> score -> x0 -> v -> eps round-trips exactly in float64", "[net
   at::Tensor v = eps_to_prediction(Parameterization::v, eps, x, alpha, sigma);
   CHECK(at::allclose(v, alpha * eps - sigma * x0, 1e-12, 1e-12));
   CHECK(at::allclose(eps_to_prediction(Parameterization::score, eps, x, alpha, sigma), -eps / sigma, 1e-12, 1e-12));
+}
+
+#include "networks/score_model.h"
+#include "sde/ddpm.h"
+
+namespace {
+// A model whose prediction is given: exercises ScoreModel's conversions, including mu.
+struct FixedModel : scorelab::ScoreModel {
+  FixedModel(std::shared_ptr<const scorelab::SDE> sde, at::Tensor eps) : ScoreModel(std::move(sde)), eps_(eps) {}
+  scorelab::Parameterization kind() const override { return scorelab::Parameterization::eps; }
+  at::Tensor predict(const at::Tensor&, const at::Tensor&) const override { return eps_; }
+  at::Tensor eps_;
+};
+}  // namespace
+
+TEST_CASE("mu (DDPM posterior mean) converts exactly to and from eps on the DDPM chain", "[networks][parameterization]") {
+  auto sde = std::make_shared<DDPMSDE>(DDPMChain::linear(1000, 1e-4, 0.02));
+  at::Generator g = make_generator(4);
+  at::Tensor x = at::randn({5, 2}, g, at::kDouble), eps = at::randn({5, 2}, g, at::kDouble);
+  at::Tensor t = at::tensor({1, 2, 10, 500, 1000}, at::kDouble) / 1000.0;
+  FixedModel m(sde, eps);
+  at::Tensor mu = m.mu(x, t);
+  // mu = c0 x0 + ct x_t with x0 = (x_t - sigma eps) / alpha (DDPM eq. 7).
+  const DDPMChain& c = *sde->ddpm_chain();
+  at::Tensor i = c.step_index(t);
+  at::Tensor ab = c.at_step(c.alpha_bars, i, t).unsqueeze(1);
+  at::Tensor x0 = (x - at::sqrt(1 - ab) * eps) / at::sqrt(ab);
+  at::Tensor ref = c.posterior_c0(i, t).unsqueeze(1) * x0 + c.posterior_ct(i, t).unsqueeze(1) * x;
+  CHECK(at::allclose(mu, ref, 1e-12, 1e-12));
+  at::Tensor back = m.convert(mu, Parameterization::mu, Parameterization::eps, x, t);
+  CHECK(at::allclose(back, eps, 1e-8, 1e-10));
+  // mu on an SDE without a chain is refused with the reason.
+  FixedModel on_vp(std::make_shared<VPSDE>(), eps);
+  CHECK_THROWS_WITH(on_vp.mu(x, t), Catch::Contains("sde.type: ddpm"));
 }
