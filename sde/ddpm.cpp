@@ -83,6 +83,11 @@ at::Tensor DDPMSDE::beta(const at::Tensor& t) const {
   return -(L.index_select(0, k + 1) - L.index_select(0, k)) * static_cast<double>(c_.N);
 }
 
+SDE::Discrete DDPMSDE::discretize(const at::Tensor& x, const at::Tensor& t, double dt) const {
+  at::Tensor b = -at::expm1(log_alpha_bar(t) - log_alpha_bar(at::clamp_min(t - dt, 0.0)));
+  return {(append_dims(at::sqrt(1.0 - b), x.dim()) - 1.0) * x, at::sqrt(b)};
+}
+
 at::Tensor DDPMSDE::drift(const at::Tensor& x, const at::Tensor& t) const {
   return -0.5 * append_dims(beta(t), x.dim()) * x;
 }

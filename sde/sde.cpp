@@ -17,6 +17,10 @@ at::Tensor SDE::prior_log_prob(const at::Tensor& x) const {
   return -0.5 * d * std::log(2 * M_PI * s * s) - 0.5 * sum_except_batch(x.pow(2)) / (s * s);
 }
 
+SDE::Discrete SDE::discretize(const at::Tensor& x, const at::Tensor& t, double dt) const {
+  return {drift(x, t) * dt, diffusion(t) * std::sqrt(dt)};
+}
+
 at::Tensor SDE::prior_sample(at::IntArrayRef shape, at::Generator& gen, const at::TensorOptions& opts) const {
   return prior_from_normal(at::randn(shape, gen, opts));
 }

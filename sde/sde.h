@@ -32,6 +32,14 @@ class SDE {
   // The DDPM chain beta_1..beta_N when this SDE is a discrete-time VP chain, else nullptr.
   virtual const DDPMChain* ddpm_chain() const { return nullptr; }
 
+  // One forward step of size dt ending at t: x_t ~ x + f_i + G_i z. Default Euler–Maruyama
+  // (f dt, g sqrt(dt)); VP-type SDEs use DDPM's step, VE NCSN's (Song et al. 2021, app. E, the
+  // `discretize` of score_sde), which the reverse-diffusion predictor inverts.
+  struct Discrete {
+    at::Tensor f, G;  // f like x, G [B]
+  };
+  virtual Discrete discretize(const at::Tensor& x, const at::Tensor& t, double dt) const;
+
   // lambda(t) = log(alpha^2 / sigma^2).
   at::Tensor log_snr(const at::Tensor& t) const;
   at::Tensor prior_sample(at::IntArrayRef shape, at::Generator& gen, const at::TensorOptions& opts) const;

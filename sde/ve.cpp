@@ -32,6 +32,11 @@ at::Tensor VESDE::t_of_sigma(const at::Tensor& s) const {
   return at::log(s / o_.sigma_min) / std::log(o_.sigma_max / o_.sigma_min);
 }
 
+SDE::Discrete VESDE::discretize(const at::Tensor& x, const at::Tensor& t, double dt) const {
+  at::Tensor prev = at::where(t - dt >= 0, sigma(t - dt), at::zeros_like(t));
+  return {at::zeros_like(x), at::sqrt(sigma(t).pow(2) - prev.pow(2))};
+}
+
 at::Tensor ncsn_sigmas(int64_t L, double sigma_min, double sigma_max) {
   return at::exp(at::linspace(std::log(sigma_max), std::log(sigma_min), L, at::kDouble));
 }

@@ -32,6 +32,8 @@ class VESDE : public SDE {
   at::Tensor sigma(const at::Tensor& t) const override;
   at::Tensor dlog_snr_dt(const at::Tensor& t) const override;  // -2 log(sigma_max / sigma_min)
   double prior_std() const override { return o_.sigma_max; }
+  // NCSN's step: f = 0, G = sqrt(sigma(t)^2 - sigma(t - dt)^2).
+  Discrete discretize(const at::Tensor& x, const at::Tensor& t, double dt) const override;
   // t at which sigma(t) = s (inverse of the geometric schedule).
   at::Tensor t_of_sigma(const at::Tensor& s) const;
   const VESDEOptions& options() const { return o_; }

@@ -67,3 +67,12 @@ at::Tensor SubVPSDE::dlog_snr_dt(const at::Tensor& t) const {
 }
 
 }  // namespace scorelab
+
+namespace scorelab {
+
+SDE::Discrete VPSDE::discretize(const at::Tensor& x, const at::Tensor& t, double dt) const {
+  at::Tensor b = at::clamp_max(beta(t) * dt, 0.999);
+  return {(append_dims(at::sqrt(1.0 - b), x.dim()) - 1.0) * x, at::sqrt(b)};
+}
+
+}  // namespace scorelab

@@ -69,6 +69,8 @@ class VPSDE : public SDE {
   // sigma^2 = 1 - alpha^2, computed with expm1 so that it stays accurate for small t.
   at::Tensor sigma(const at::Tensor& t) const override;
   at::Tensor dlog_snr_dt(const at::Tensor& t) const override;  // -beta / sigma^2
+  // DDPM's step with beta_i = beta(t) dt: f = (sqrt(1 - beta_i) - 1) x, G = sqrt(beta_i).
+  Discrete discretize(const at::Tensor& x, const at::Tensor& t, double dt) const override;
 
  protected:
   std::shared_ptr<BetaSchedule> s_;
@@ -81,6 +83,9 @@ class SubVPSDE : public VPSDE {
   at::Tensor diffusion(const at::Tensor& t) const override;  // sqrt(beta (1 - alpha^4))
   at::Tensor sigma(const at::Tensor& t) const override;      // 1 - alpha^2
   at::Tensor dlog_snr_dt(const at::Tensor& t) const override;
+  Discrete discretize(const at::Tensor& x, const at::Tensor& t, double dt) const override {
+    return SDE::discretize(x, t, dt);  // Euler–Maruyama (score_sde has no special step either)
+  }
 };
 
 }  // namespace scorelab

@@ -139,3 +139,23 @@ TEST_CASE("discrete chains converge to their continuous SDEs", "[sde][ddpm]") {
   VPSDE vpc(std::make_shared<CosineBeta>(CosineBetaOptions{}));
   for (int64_t i : {1, 100, 500, 900}) CHECK_THAT(at1(cc.alpha_bars[i - 1]), WithinRel(std::pow(at1(vpc.alpha(T1(i / 1000.0))), 2), 1e-10));
 }
+
+TEST_CASE("discretizations: DDPM's step on the chain, NCSN's on VE, Euler–Maruyama by default", "[sde][discretize]") {
+  at::Tensor x = at::tensor({1.0, -2.0}, at::kDouble).reshape({1, 2});
+  DDPMChain c = DDPMChain::linear(1000, 1e-4, 0.02);
+  DDPMSDE ddpm(c);
+  for (int64_t i : {1, 250, 1000}) {
+    auto d = ddpm.discretize(x, T1(i / 1000.0), 1e-3);
+    double b = at1(c.betas[i - 1]);
+    CHECK_THAT(at1(d.G), WithinRel(std::sqrt(b), 1e-9));
+    CHECK(at::allclose(x + d.f, std::sqrt(1 - b) * x, 1e-12, 1e-12));
+  }
+  VESDE ve(VESDEOptions{0.01, 10.0});
+  auto dv = ve.discretize(x, T1(0.5), 0.1);
+  CHECK_THAT(at1(dv.G), WithinRel(std::sqrt(std::pow(at1(ve.sigma(T1(0.5))), 2) - std::pow(at1(ve.sigma(T1(0.4))), 2)), 1e-12));
+  CHECK(at::equal(dv.f, at::zeros_like(x)));
+  SubVPSDE sub;
+  auto ds = sub.discretize(x, T1(0.3), 0.01);
+  CHECK(at::allclose(ds.f, sub.drift(x, T1(0.3)) * 0.01, 1e-14, 0));
+  CHECK_THAT(at1(ds.G), WithinRel(at1(sub.diffusion(T1(0.3))) * 0.1, 1e-12));
+}
