@@ -6,6 +6,30 @@
 
 namespace scorelab {
 
+namespace {
+// Midpoint quantiles (i + 1/2)/n of a sorted [m, P] set, by nearest rank: [n, P].
+at::Tensor quantiles_of(const at::Tensor& sorted, int64_t n) {
+  if (sorted.size(0) == n) return sorted;
+  at::Tensor idx =
+      at::floor((at::arange(n, sorted.options()) + 0.5) * (static_cast<double>(sorted.size(0)) / n)).to(at::kLong);
+  return sorted.index_select(0, idx);
+}
+}  // namespace
+
+SlicedW2Reference::SlicedW2Reference(const at::Tensor& ref, int64_t projections, at::Generator& gen) {
+  at::Tensor r = ref.detach().to(at::kCPU, at::kDouble).reshape({ref.size(0), -1});
+  theta_ = at::randn({r.size(1), projections}, gen, r.options());
+  theta_ = theta_ / theta_.norm(2, 0, true);
+  ref_sorted_ = std::get<0>(at::sort(at::matmul(r, theta_), 0));
+}
+
+double SlicedW2Reference::distance(const at::Tensor& x_in) const {
+  at::Tensor x = x_in.detach().to(at::kCPU, at::kDouble).reshape({x_in.size(0), -1});
+  at::Tensor px = std::get<0>(at::sort(at::matmul(x, theta_), 0));
+  int64_t n = std::min(px.size(0), ref_sorted_.size(0));
+  return std::sqrt((quantiles_of(px, n) - quantiles_of(ref_sorted_, n)).pow(2).mean().item<double>());
+}
+
 double sliced_wasserstein(const at::Tensor& x_in, const at::Tensor& y_in, int64_t projections, at::Generator& gen) {
   at::Tensor x = x_in.detach().to(at::kCPU, at::kDouble).reshape({x_in.size(0), -1});
   at::Tensor y = y_in.detach().to(at::kCPU, at::kDouble).reshape({y_in.size(0), -1});
@@ -15,13 +39,7 @@ double sliced_wasserstein(const at::Tensor& x_in, const at::Tensor& y_in, int64_
   at::Tensor px = std::get<0>(at::sort(at::matmul(x, theta), 0));
   at::Tensor py = std::get<0>(at::sort(at::matmul(y, theta), 0));
   int64_t n = std::min(px.size(0), py.size(0));
-  auto quantiles = [n](const at::Tensor& p) {
-    if (p.size(0) == n) return p;
-    // Midpoint quantiles (i + 1/2) / n of the larger set, by nearest rank.
-    at::Tensor idx = at::floor((at::arange(n, p.options()) + 0.5) * (static_cast<double>(p.size(0)) / n)).to(at::kLong);
-    return p.index_select(0, idx);
-  };
-  return std::sqrt((quantiles(px) - quantiles(py)).pow(2).mean().item<double>());
+  return std::sqrt((quantiles_of(px, n) - quantiles_of(py, n)).pow(2).mean().item<double>());
 }
 
 }  // namespace scorelab

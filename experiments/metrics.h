@@ -11,4 +11,16 @@ namespace scorelab {
 // (quantiles of the smaller set when sizes differ). Bonneel et al. 2015.
 double sliced_wasserstein(const at::Tensor& x, const at::Tensor& y, int64_t projections, at::Generator& gen);
 
+// The same distance to one fixed reference set, with its directions drawn and its projections
+// sorted once, for comparing many sample sets (samplers, step counts) on equal terms.
+class SlicedW2Reference {
+ public:
+  SlicedW2Reference(const at::Tensor& ref, int64_t projections, at::Generator& gen);
+  double distance(const at::Tensor& x) const;
+
+ private:
+  at::Tensor theta_;       // [D, P]
+  at::Tensor ref_sorted_;  // [m, P]
+};
+
 }  // namespace scorelab

@@ -13,8 +13,7 @@
 #include "sde/ddpm.h"
 #include "sde/ve.h"
 #include "sde/vp.h"
-#include "solvers/euler_maruyama.h"
-#include "solvers/time_grid.h"
+#include "solvers/build.h"
 
 namespace scorelab {
 namespace {
@@ -25,22 +24,6 @@ Parameterization parameterization_from(const Config& cfg, const SDE& sde) {
     cfg.fail("parameterization", "mu (DDPM's posterior mean) needs a discrete chain: sde.type: ddpm, not '" +
                                      sde.name() + "'");
   return parse_parameterization(p == "energy" ? "score" : p);
-}
-
-// The grid options every grid sampler shares: steps, eps cut-off, final denoising.
-std::shared_ptr<Sampler> grid_sampler(const Config& cfg, const SDE& sde, const std::string& name,
-                                      std::shared_ptr<const StepRule> rule, int64_t default_steps) {
-  int64_t steps = cfg.get_int("steps", default_steps, 1, 1000000);
-  double eps = cfg.get_double("eps", 1e-3, 0.0, sde.T());
-  if (!(eps < sde.T())) cfg.fail("eps", "must be < T = " + std::to_string(sde.T()));
-  bool denoise = cfg.get_bool("denoise", false);
-  std::map<std::string, std::string> settings{{"type", name},
-                                              {"steps", std::to_string(steps)},
-                                              {"eps", std::to_string(eps)},
-                                              {"grid", "uniform"},
-                                              {"denoise", denoise ? "true" : "false"}};
-  return std::make_shared<GridSampler>(name, uniform_time_grid(steps, sde.T(), eps), std::move(rule), denoise,
-                                       settings);
 }
 
 }  // namespace
@@ -95,9 +78,7 @@ void register_builtin(Registries& r) {
     return std::make_shared<ScoreMatchingLoss>(false, ScoreMatchingLoss::options_from(c, false, ctx), ctx);
   });
 
-  r.sampler.add("euler_maruyama", [](const Config& c, const SDE& sde) {
-    return grid_sampler(c, sde, "euler_maruyama", std::make_shared<EulerMaruyamaStep>(), 500);
-  });
+  register_samplers(r.sampler);
 }
 
 const Registries& builtin_registries() {

@@ -19,15 +19,6 @@ NCSNLossOptions NCSNLossOptions::from(const Config& cfg) {
   return o;
 }
 
-double time_of_sigma(const SDE& sde, double s, double lo, double hi) {
-  auto sig = [&](double t) { return sde.sigma(at::full({1}, t, at::kDouble)).item<double>(); };
-  for (int k = 0; k < 100; ++k) {
-    double mid = 0.5 * (lo + hi);
-    (sig(mid) < s ? lo : hi) = mid;
-  }
-  return 0.5 * (lo + hi);
-}
-
 NCSNLoss::NCSNLoss(NCSNLossOptions o, const LossContext& ctx) : o_(o) {
   const SDE& sde = *ctx.sde;
   double s_lo = sde.sigma(at::full({1}, o_.eps, at::kDouble)).item<double>();

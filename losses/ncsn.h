@@ -32,7 +32,4 @@ class NCSNLoss : public Loss {
   at::Tensor sigmas_, t_levels_;
 };
 
-// The time t in [lo, hi] where the increasing function sigma(t) of `sde` equals s (bisection).
-double time_of_sigma(const SDE& sde, double s, double lo, double hi);
-
 }  // namespace scorelab

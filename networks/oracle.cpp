@@ -28,6 +28,19 @@ struct Perturbed {
 
 Perturbed perturbed(const GaussianMixture& g, const at::Tensor& x64, const at::Tensor& alpha, const at::Tensor& sigma) {
   int64_t D = g.dim();
+  // Samplers evaluate a whole batch at one t: factor the K covariances once, not per example.
+  if (alpha.numel() > 1 && at::equal(alpha, alpha[0].expand_as(alpha)) && at::equal(sigma, sigma[0].expand_as(sigma))) {
+    double a = alpha[0].item<double>(), s = sigma[0].item<double>();
+    at::Tensor C = a * a * g.covs.to(x64.device()) + s * s * at::eye(D, x64.options());  // [K, D, D]
+    at::Tensor L = at::linalg_cholesky(C);
+    at::Tensor diff = x64.unsqueeze(1) - a * g.means.to(x64.device()).unsqueeze(0);  // [B, K, D]
+    // Solve C_k u = diff_bk for all b at once: [K, D, B] right-hand sides.
+    at::Tensor rhs = diff.permute({1, 2, 0});
+    at::Tensor sol = at::cholesky_solve(rhs, L).permute({2, 0, 1});
+    at::Tensor logdet = 2 * at::log(at::diagonal(L, 0, -2, -1)).sum(-1);  // [K]
+    at::Tensor logN = -0.5 * (diff * sol).sum(-1) - 0.5 * logdet.unsqueeze(0) - 0.5 * D * std::log(2 * M_PI);
+    return {sol, logN};
+  }
   at::Tensor a = alpha.to(at::kDouble).to(x64.device()).view({-1, 1, 1, 1});
   at::Tensor s = sigma.to(at::kDouble).to(x64.device()).view({-1, 1, 1, 1});
   at::Tensor eye = at::eye(D, x64.options());

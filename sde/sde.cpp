@@ -25,6 +25,15 @@ at::Tensor SDE::prior_sample(at::IntArrayRef shape, at::Generator& gen, const at
   return prior_from_normal(at::randn(shape, gen, opts));
 }
 
+double time_of_sigma(const SDE& sde, double s, double lo, double hi) {
+  auto sig = [&](double t) { return sde.sigma(at::full({1}, t, at::kDouble)).item<double>(); };
+  for (int k = 0; k < 100; ++k) {
+    double mid = 0.5 * (lo + hi);
+    (sig(mid) < s ? lo : hi) = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+
 at::Tensor reverse_drift(const SDE& sde, const at::Tensor& x, const at::Tensor& t, const at::Tensor& score,
                          bool probability_flow) {
   at::Tensor g2 = append_dims(sde.diffusion(t).pow(2), x.dim());

@@ -45,6 +45,9 @@ class SDE {
   at::Tensor prior_sample(at::IntArrayRef shape, at::Generator& gen, const at::TensorOptions& opts) const;
 };
 
+// The time t in [lo, hi] where the increasing sigma(t) of `sde` equals s (bisection, float64).
+double time_of_sigma(const SDE& sde, double s, double lo, double hi);
+
 // Reverse-time drift f - g^2 score (Song et al. 2021, eq. 6) or, with probability_flow,
 // the probability-flow ODE's f - g^2 score / 2 (eq. 13). Written once for every SDE.
 at::Tensor reverse_drift(const SDE& sde, const at::Tensor& x, const at::Tensor& t, const at::Tensor& score,

@@ -19,6 +19,7 @@ struct SampleResult {
   at::Tensor x;
   int64_t nfe = 0;
   double seconds = 0;
+  std::map<std::string, double> stats;  // sampler-specific (e.g. accepted / rejected steps)
 };
 
 struct StepInfo {

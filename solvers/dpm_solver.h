@@ -1,0 +1,26 @@
+// DPM-Solver++(2M) (Lu et al. 2022, "DPM-Solver++", Algorithm 2): a second-order multistep
+// solver of the probability-flow ODE in lambda = log(alpha / sigma) with data prediction:
+//   h_i = lambda_i - lambda_{i-1},  r_i = h_{i-1} / h_i,
+//   D_i = (1 + 1/(2 r_i)) x0_hat_{i-1} - 1/(2 r_i) x0_hat_{i-2}   (first step: D = x0_hat_0)
+//   x_i = (sigma_i / sigma_{i-1}) x_{i-1} - alpha_i (e^{-h_i} - 1) D_i.
+// The last step is first order (lower_order_final, as diffusers does below 15 steps, for
+// stability at few steps). One model evaluation per step. The rule keeps the previous x0_hat
+// between steps of one sampling run (a GridSampler runs one sampling at a time).
+#pragma once
+#include "solvers/sampler.h"
+
+namespace scorelab {
+
+class DPMSolver2MStep : public StepRule {
+ public:
+  explicit DPMSolver2MStep(bool lower_order_final = true) : lower_order_final_(lower_order_final) {}
+  at::Tensor step(const ScoreModel& model, const at::Tensor& x, double t, double t_next, int64_t k, bool last,
+                  const NoiseSource& noise) const override;
+
+ private:
+  bool lower_order_final_;
+  mutable at::Tensor prev_x0_;
+  mutable double prev_h_ = 0;
+};
+
+}  // namespace scorelab

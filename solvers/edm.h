@@ -1,0 +1,32 @@
+// EDM's stochastic sampler (Karras et al. 2022, Algorithm 2) on any SDE, written in the
+// variables y = x / alpha(t) and sigma~ = sigma(t) / alpha(t), in which every SDE here is
+// EDM's dx = -sigma~ d sigma~ score form with denoiser D(y, sigma~) = x0_hat(alpha y, t):
+//   gamma = min(S_churn / N, sqrt(2) - 1) if S_tmin <= sigma~_i <= S_tmax else 0
+//   sigma^ = sigma~_i (1 + gamma),  y^ = y + sqrt(sigma^2 - sigma~_i^2) S_noise z
+//   d = (y^ - D(y^, sigma^)) / sigma^,  y' = y^ + (sigma~_{i+1} - sigma^) d
+//   Heun: d' = (y' - D(y', sigma~_{i+1})) / sigma~_{i+1},  y_{i+1} = y^ + (sigma~_{i+1} - sigma^)(d + d')/2
+// S_churn = 0 is EDM's deterministic Heun sampler (Alg. 1). sigma^ is capped at sigma~(T).
+// The grid ends at eps > 0, so every step takes the Heun correction: NFE = 2 N.
+#pragma once
+#include <limits>
+
+#include "solvers/sampler.h"
+
+namespace scorelab {
+
+struct EDMOptions {
+  double churn = 0, s_tmin = 0, s_tmax = std::numeric_limits<double>::infinity(), s_noise = 1;
+  int64_t steps = 18;
+};
+
+class EDMStep : public StepRule {
+ public:
+  explicit EDMStep(EDMOptions o) : o_(o) {}
+  at::Tensor step(const ScoreModel& model, const at::Tensor& x, double t, double t_next, int64_t k, bool last,
+                  const NoiseSource& noise) const override;
+
+ private:
+  EDMOptions o_;
+};
+
+}  // namespace scorelab
