@@ -17,7 +17,8 @@ const char* kUsage =
     "usage: scorelab <command> [options]\n\n"
     "commands:\n"
     "  train <config.yaml> [key.path=value ...]     train, checkpoint, sample and evaluate a model\n"
-    "  sample <checkpoint> [key.path=value ...]     draw samples from a checkpoint into HDF5\n\n"
+    "  sample <checkpoint|oracle.yaml> [k=v ...]    draw samples from a checkpoint into HDF5\n"
+    "  likelihood <checkpoint|oracle.yaml> [k=v ...] NLL of fresh data via the probability-flow ODE\n\n"
     "Run 'scorelab <command> --help' for a command's options. Overrides are typed like the\n"
     "YAML values they replace, e.g. train.steps=500 sample.type=euler_maruyama.\n";
 
@@ -39,24 +40,28 @@ int train_main(const std::vector<std::string>& args) {
   return scorelab::command_train(vm["config"].as<std::string>(), ov);
 }
 
-int sample_main(const std::vector<std::string>& args) {
-  po::options_description opts("scorelab sample <checkpoint> [key.path=value ...]");
-  opts.add_options()("help,h", "show this help")("out,o", po::value<std::string>()->default_value(""),
-                                                  "output HDF5 file (default: <run dir>/samples.h5)")(
-      "checkpoint", po::value<std::string>(), "checkpoint file (runs/<name>/checkpoints/last.pt)")(
-      "overrides", po::value<std::vector<std::string>>()->multitoken(), "key.path=value overrides (sample.*, run.seed, ...)");
+// sample and likelihood: <checkpoint|config> [overrides] [-o out].
+int inference_main(const std::string& cmd, const std::vector<std::string>& args) {
+  po::options_description opts("scorelab " + cmd + " <checkpoint|oracle.yaml> [key.path=value ...]");
+  opts.add_options()("help,h", "show this help")(
+      "out,o", po::value<std::string>()->default_value(""),
+      cmd == "sample" ? "output HDF5 file (default: <run dir>/samples.h5)" : "output HDF5 file (default: <run dir>/likelihood.h5)")(
+      "source", po::value<std::string>(), "checkpoint (runs/<name>/checkpoints/last.pt) or a config with an oracle model")(
+      "overrides", po::value<std::vector<std::string>>()->multitoken(), "key.path=value overrides (sample.*, likelihood.*, run.seed, ...)");
   po::positional_options_description pos;
-  pos.add("checkpoint", 1).add("overrides", -1);
+  pos.add("source", 1).add("overrides", -1);
   po::variables_map vm;
   po::store(po::command_line_parser(args).options(opts).positional(pos).run(), vm);
-  if (vm.count("help") || !vm.count("checkpoint")) {
-    std::cout << opts << "\nSamples with the checkpoint's stored config, changed by the overrides, e.g.\n"
-                         "  scorelab sample runs/quickstart/checkpoints/last.pt sample.steps=100 sample.n=5000\n";
+  if (vm.count("help") || !vm.count("source")) {
+    std::cout << opts << "\nUses the checkpoint's stored config, changed by the overrides, e.g.\n"
+              << (cmd == "sample" ? "  scorelab sample runs/quickstart/checkpoints/last.pt sample.type=ode sample.n=5000\n"
+                                  : "  scorelab likelihood runs/quickstart/checkpoints/last.pt likelihood.n=2000\n");
     return vm.count("help") ? 0 : kExitBadInput;
   }
   std::vector<std::string> ov;
   if (vm.count("overrides")) ov = vm["overrides"].as<std::vector<std::string>>();
-  return scorelab::command_sample(vm["checkpoint"].as<std::string>(), ov, vm["out"].as<std::string>());
+  const std::string src = vm["source"].as<std::string>(), out = vm["out"].as<std::string>();
+  return cmd == "sample" ? scorelab::command_sample(src, ov, out) : scorelab::command_likelihood(src, ov, out);
 }
 
 }  // namespace
@@ -71,7 +76,7 @@ int main(int argc, char** argv) {
   args.erase(args.begin());
   try {
     if (cmd == "train") return train_main(args);
-    if (cmd == "sample") return sample_main(args);
+    if (cmd == "sample" || cmd == "likelihood") return inference_main(cmd, args);
     std::cerr << "scorelab: unknown command '" << cmd << "'\n\n" << kUsage;
     return kExitBadInput;
   } catch (const scorelab::ConfigError& e) {

@@ -56,6 +56,19 @@ Experiment build_experiment(const Config& cfg, const std::string& default_name, 
   ex.eval.n = eval.get_int("n", ex.eval.n, 2);
   ex.eval.projections = eval.get_int("projections", ex.eval.projections, 1, 1 << 16);
 
+  Config lik = cfg.at("likelihood");
+  ex.likelihood.ode.divergence =
+      lik.get_choice("divergence", "exact", {"exact", "hutchinson_gaussian", "hutchinson_rademacher"});
+  ex.likelihood.ode.ode.rtol = lik.get_positive("rtol", 1e-5);
+  ex.likelihood.ode.ode.atol = lik.get_positive("atol", 1e-5);
+  ex.likelihood.ode.eps = lik.get_double("eps", 1e-5, 0.0, 0.5);
+  ex.likelihood.n = lik.get_int("n", 1000, 1);
+  int64_t dim = 1;
+  for (auto d : ex.data->sample_shape()) dim *= d;
+  if (ex.likelihood.ode.divergence == "exact" && dim > 64 && lik.has("divergence"))
+    lik.fail("divergence", "exact divergence needs " + std::to_string(dim) +
+                               " backward passes per ODE step; use hutchinson_gaussian or hutchinson_rademacher");
+
   cfg.check_unused();
   return ex;
 }

@@ -10,6 +10,7 @@
 
 #include "core/config.h"
 #include "experiments/registries.h"
+#include "solvers/likelihood.h"
 
 namespace scorelab {
 
@@ -35,12 +36,18 @@ struct EvalOptions {
   int64_t n = 2000, projections = 256;
 };
 
+struct LikelihoodEvalOptions {
+  LikelihoodOptions ode;
+  int64_t n = 1000;  // data points evaluated
+};
+
 struct Experiment {
   Config cfg;
   RunOptions run;
   TrainOptions train;
   SampleOptions sample;
   EvalOptions eval;
+  LikelihoodEvalOptions likelihood;
   c10::Device device{c10::kCPU};
   std::shared_ptr<Dataset> data;
   std::shared_ptr<SDE> sde;

@@ -41,8 +41,10 @@ LikelihoodResult ode_log_likelihood(const ScoreModel& model, const at::Tensor& x
   at::Tensor y0 = at::cat({x0.reshape({B, D}), at::zeros({B, 1}, x0.options())}, 1);
   LikelihoodResult r;
   at::Tensor yT = rk45(f, y0, o.eps, model.sde().T(), o.ode, &r.stats);
-  r.prior_log_p = model.sde().prior_log_prob(yT.slice(1, 0, D).reshape(x0.sizes()));
-  r.log_p = r.prior_log_p + yT.select(1, D);
+  r.x_T = yT.slice(1, 0, D).reshape(x0.sizes());
+  r.prior_log_p = model.sde().prior_log_prob(r.x_T);
+  r.delta = yT.select(1, D);
+  r.log_p = r.prior_log_p + r.delta;
   r.nfe = model.nfe() - nfe0;
   return r;
 }

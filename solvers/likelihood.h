@@ -21,7 +21,9 @@ struct LikelihoodOptions {
 
 struct LikelihoodResult {
   at::Tensor log_p;        // [B] nats, log p_eps(x)
-  at::Tensor prior_log_p;  // [B] log p_T(x_T)
+  at::Tensor prior_log_p;  // [B] log p_T(x_T) under the SDE's prior
+  at::Tensor x_T;          // the ODE's end point
+  at::Tensor delta;        // [B] int_eps^T div h dt
   int64_t nfe = 0;
   RK45Stats stats;
 };
