@@ -288,43 +288,35 @@ std::string Config::get_choice(const std::string& key, const std::string& def,
   fail(key, "'" + v + "' is not one of: " + list);
 }
 
-std::vector<double> Config::get_double_list(const std::string& key, const std::vector<double>& def) const {
-  YAML::Node n = lookup(key);
-  std::vector<double> v = def;
-  if (n.IsDefined() && !n.IsNull()) {
-    if (!n.IsSequence()) fail(key, "expected a list of numbers, got '" + scalar_text(n) + "'");
-    v.clear();
-    for (const auto& e : n) {
-      try {
-        v.push_back(e.as<double>());
-      } catch (const YAML::Exception&) {
-        fail(key, "expected a list of numbers, got '" + scalar_text(n) + "'");
-      }
+namespace {
+// A list of T from `n` (or `def` when absent); `what` names the element type in errors.
+template <class T>
+std::vector<T> read_list(const Config& c, const std::string& key, const YAML::Node& n, const std::vector<T>& def,
+                         const std::string& what) {
+  if (!n.IsDefined() || n.IsNull()) return def;
+  std::string msg = "expected a list of " + what + ", got '" + scalar_text(n) + "'";
+  if (!n.IsSequence()) c.fail(key, msg);
+  std::vector<T> v;
+  for (const auto& e : n) {
+    try {
+      v.push_back(e.as<T>());
+    } catch (const YAML::Exception&) {
+      c.fail(key, msg);
     }
   }
-  YAML::Node out(YAML::NodeType::Sequence);
-  for (double d : v) out.push_back(d);
-  record(key, out);
+  return v;
+}
+}  // namespace
+
+std::vector<double> Config::get_double_list(const std::string& key, const std::vector<double>& def) const {
+  std::vector<double> v = read_list(*this, key, lookup(key), def, "numbers");
+  record(key, YAML::Node(v));
   return v;
 }
 
 std::vector<int64_t> Config::get_int_list(const std::string& key, const std::vector<int64_t>& def) const {
-  YAML::Node n = lookup(key);
-  std::vector<int64_t> v = def;
-  if (n.IsDefined() && !n.IsNull()) {
-    if (!n.IsSequence()) fail(key, "expected a list of integers, got '" + scalar_text(n) + "'");
-    v.clear();
-    for (const auto& e : n) {
-      try {
-        v.push_back(e.as<int64_t>());
-      } catch (const YAML::Exception&) {
-        fail(key, "expected a list of integers, got '" + scalar_text(n) + "'");
-      }
-    }
-  }
-  YAML::Node out(YAML::NodeType::Sequence);
-  for (int64_t d : v) out.push_back(d);
-  record(key, out);
+  std::vector<int64_t> v = read_list(*this, key, lookup(key), def, "integers");
+  record(key, YAML::Node(v));
   return v;
 }
 

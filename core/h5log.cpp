@@ -38,6 +38,19 @@ void set_string_attr(hid_t obj, const std::string& name, const std::string& valu
   H5Tclose(type);
 }
 
+// Reads a variable-length UTF-8 string attribute.
+std::string read_string_attr(hid_t attr) {
+  hid_t mem = H5Tcopy(H5T_C_S1);
+  H5Tset_size(mem, H5T_VARIABLE);
+  H5Tset_cset(mem, H5T_CSET_UTF8);
+  char* str = nullptr;
+  H5Aread(attr, mem, &str);
+  std::string out = str ? str : "";
+  H5free_memory(str);
+  H5Tclose(mem);
+  return out;
+}
+
 void set_double_attr(hid_t obj, const std::string& name, double value) {
   hid_t space = H5Screate(H5S_SCALAR);
   if (H5Aexists(obj, name.c_str()) > 0) H5Adelete(obj, name.c_str());
@@ -99,14 +112,7 @@ void copy_attrs_recursive(hid_t src, hid_t dst, const std::string& name) {
     H5Aget_name(a, sizeof buf, buf);
     hid_t type = H5Aget_type(a);
     if (H5Tget_class(type) == H5T_STRING) {
-      hid_t mem = H5Tcopy(H5T_C_S1);
-      H5Tset_size(mem, H5T_VARIABLE);
-      H5Tset_cset(mem, H5T_CSET_UTF8);
-      char* str = nullptr;
-      H5Aread(a, mem, &str);
-      set_string_attr(d_o, buf, str ? str : "");
-      H5free_memory(str);
-      H5Tclose(mem);
+      set_string_attr(d_o, buf, read_string_attr(a));
     } else {
       double v = 0;
       H5Aread(a, H5T_NATIVE_DOUBLE, &v);
@@ -346,14 +352,7 @@ std::string RunLog::read_attr(const std::string& file, const std::string& object
   hid_t type = H5Aget_type(attr);
   std::string out;
   if (H5Tget_class(type) == H5T_STRING) {
-    hid_t mem = H5Tcopy(H5T_C_S1);
-    H5Tset_size(mem, H5T_VARIABLE);
-    H5Tset_cset(mem, H5T_CSET_UTF8);
-    char* s = nullptr;
-    H5Aread(attr, mem, &s);
-    if (s) out = s;
-    H5free_memory(s);
-    H5Tclose(mem);
+    out = read_string_attr(attr);
   } else {
     double d = 0;
     H5Aread(attr, H5T_NATIVE_DOUBLE, &d);
