@@ -31,7 +31,9 @@ at::Tensor FourierEmbeddingImpl::forward(const at::Tensor& t) {
 
 void init_parameters(torch::nn::Module& m, at::Generator& gen) {
   torch::NoGradGuard no_grad;
-  for (auto& mod : m.modules(/*include_self=*/true)) {
+  std::vector<torch::nn::Module*> all{&m};
+  for (auto& mod : m.modules(/*include_self=*/false)) all.push_back(mod.get());
+  for (torch::nn::Module* mod : all) {
     auto params = mod->named_parameters(/*recurse=*/false);
     auto* w = params.find("weight");
     if (!w || w->dim() < 2) continue;
