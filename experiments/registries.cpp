@@ -10,6 +10,7 @@
 #include "networks/energy.h"
 #include "networks/mlp.h"
 #include "networks/oracle.h"
+#include "networks/unet.h"
 #include "sde/ddpm.h"
 #include "sde/ve.h"
 #include "sde/vp.h"
@@ -24,6 +25,13 @@ Parameterization parameterization_from(const Config& cfg, const SDE& sde) {
     cfg.fail("parameterization", "mu (DDPM's posterior mean) needs a discrete chain: sde.type: ddpm, not '" +
                                      sde.name() + "'");
   return parse_parameterization(p == "energy" ? "score" : p);
+}
+
+Conditioning conditioning_from(const Config& cfg, const SDE& sde) {
+  std::string c = cfg.get_choice("conditioning", "auto", {"auto", "time", "log_sigma", "index"});
+  if (c == "index" && !sde.ddpm_chain())
+    cfg.fail("conditioning", "index conditioning needs a discrete chain (sde.type: ddpm), not '" + sde.name() + "'");
+  return parse_conditioning(c, sde);
 }
 
 }  // namespace
@@ -43,12 +51,24 @@ void register_builtin(Registries& r) {
     for (auto s : ctx.sample_shape) dim *= s;
     bool energy = c.has("parameterization") && c.get_string("parameterization", "") == "energy";
     Parameterization p = parameterization_from(c, *ctx.sde);
+    Conditioning cond = conditioning_from(c, *ctx.sde);
     MLPOptions o = MLPOptions::from(c, dim, ctx.seed);
     if (energy) {
       o.out_dim = 1;
-      return std::make_shared<EnergyScoreModel>(std::make_shared<MLPImpl>(o), ctx.sde);
+      return std::make_shared<EnergyScoreModel>(std::make_shared<MLPImpl>(o), ctx.sde, cond);
     }
-    return std::make_shared<NeuralScoreModel>(std::make_shared<MLPImpl>(o), ctx.sde, p);
+    return std::make_shared<NeuralScoreModel>(std::make_shared<MLPImpl>(o), ctx.sde, p, cond);
+  });
+  r.model.add("unet", [](const Config& c, ModelContext ctx) -> std::shared_ptr<ScoreModel> {
+    bool energy = c.has("parameterization") && c.get_string("parameterization", "") == "energy";
+    Parameterization p = parameterization_from(c, *ctx.sde);
+    Conditioning cond = conditioning_from(c, *ctx.sde);
+    UNetOptions o = UNetOptions::from(c, ctx.sample_shape);
+    if (energy) {
+      o.out_channels = 1;
+      return std::make_shared<EnergyScoreModel>(std::make_shared<UNetImpl>(o), ctx.sde, cond);
+    }
+    return std::make_shared<NeuralScoreModel>(std::make_shared<UNetImpl>(o), ctx.sde, p, cond);
   });
   r.model.add("gmm_oracle", [](const Config& c, ModelContext ctx) -> std::shared_ptr<ScoreModel> {
     return std::make_shared<OracleScoreModel>(GaussianMixture::from(c), ctx.sde);

@@ -5,12 +5,12 @@
 
 namespace scorelab {
 
-// Sinusoidal embedding of t (Vaswani et al. 2017, sec. 3.5; DDPM appendix B), applied to
-// scale * t so that t in [0, 1] spans the same frequencies as DDPM's step index 0..1000.
-at::Tensor sinusoidal_embedding(const at::Tensor& t, int64_t dim, double scale = 1000.0);
+// Sinusoidal embedding of scale * c (Vaswani et al. 2017, sec. 3.5; DDPM appendix B), c the
+// conditioning value (networks/score_model.h: 1000 t spans DDPM's step index 0..1000).
+at::Tensor sinusoidal_embedding(const at::Tensor& c, int64_t dim, double scale = 1.0);
 
-// Random Fourier features [sin(2 pi W t), cos(2 pi W t)], W ~ N(0, s^2) fixed at construction
-// (Tancik et al. 2020; score_sde's GaussianFourierProjection).
+// Random Fourier features [sin(2 pi W c), cos(2 pi W c)], W ~ N(0, s^2) fixed at construction
+// (Tancik et al. 2020; score_sde's GaussianFourierProjection, meant for c = log sigma).
 class FourierEmbeddingImpl : public torch::nn::Module {
  public:
   FourierEmbeddingImpl(int64_t dim, double scale, uint64_t seed);

@@ -3,10 +3,12 @@
 #include <ATen/ATen.h>
 #include <torch/autograd.h>
 
+#include "core/tensor_util.h"
+
 namespace scorelab {
 
 at::Tensor EnergyScoreModel::energy(const at::Tensor& x, const at::Tensor& t) const {
-  return net_->forward(x, t).reshape({x.size(0)});
+  return sum_except_batch(net_->forward(x, conditioning_value(c_, sde(), t)));
 }
 
 at::Tensor EnergyScoreModel::predict(const at::Tensor& x, const at::Tensor& t) const {

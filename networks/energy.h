@@ -10,9 +10,11 @@ namespace scorelab {
 
 class EnergyScoreModel : public ScoreModel {
  public:
-  // `net` maps x [B, ...] to [B, 1] (or [B]).
-  EnergyScoreModel(std::shared_ptr<ScoreNetImpl> net, std::shared_ptr<const SDE> sde)
-      : ScoreModel(std::move(sde)), net_(std::move(net)) {}
+  // `net` maps x [B, ...] to a scalar per example (its outputs are summed: [B, 1] for an MLP,
+  // [B, 1, H, W] for a U-Net with one output channel).
+  EnergyScoreModel(std::shared_ptr<ScoreNetImpl> net, std::shared_ptr<const SDE> sde,
+                   Conditioning c = Conditioning::time)
+      : ScoreModel(std::move(sde)), net_(std::move(net)), c_(c) {}
   torch::nn::Module* module() override { return net_.get(); }
   Parameterization kind() const override { return Parameterization::score; }
   at::Tensor energy(const at::Tensor& x, const at::Tensor& t) const;
@@ -22,6 +24,7 @@ class EnergyScoreModel : public ScoreModel {
 
  private:
   std::shared_ptr<ScoreNetImpl> net_;
+  Conditioning c_;
 };
 
 }  // namespace scorelab

@@ -45,7 +45,7 @@ MLPImpl::MLPImpl(MLPOptions o) : o_(std::move(o)) {
 }
 
 at::Tensor MLPImpl::forward(const at::Tensor& x, const at::Tensor& t) {
-  at::Tensor emb = fourier_ ? fourier_->forward(t) : sinusoidal_embedding(t, o_.embed_dim);
+  at::Tensor emb = fourier_ ? fourier_->forward(t) : sinusoidal_embedding(t, o_.embed_dim, 1.0);
   at::Tensor h = at::cat({x.reshape({x.size(0), -1}), emb.to(x.dtype())}, 1);
   at::Tensor out = body_->forward(h);
   return o_.out_dim > 0 ? out : out.view(x.sizes());

@@ -1,5 +1,7 @@
 #include "networks/score_model.h"
 
+#include <ATen/ATen.h>
+
 #include "core/tensor_util.h"
 #include "sde/ddpm.h"
 
@@ -47,6 +49,24 @@ at::Tensor ScoreModel::x0(const at::Tensor& x, const at::Tensor& t) const {
 }
 at::Tensor ScoreModel::v(const at::Tensor& x, const at::Tensor& t) const {
   return converted(x, t, Parameterization::v);
+}
+
+Conditioning parse_conditioning(const std::string& name, const SDE& sde) {
+  if (name == "time") return Conditioning::time;
+  if (name == "log_sigma") return Conditioning::log_sigma;
+  if (name == "index") return Conditioning::index;
+  if (sde.ddpm_chain()) return Conditioning::index;
+  if (sde.name() == "ve") return Conditioning::log_sigma;
+  return Conditioning::time;
+}
+
+at::Tensor conditioning_value(Conditioning c, const SDE& sde, const at::Tensor& t) {
+  switch (c) {
+    case Conditioning::log_sigma: return 0.25 * at::log(sde.sigma(t));  // Karras+22 Table 1, c_noise
+    case Conditioning::index: return sde.ddpm_chain()->step_index(t).to(t.scalar_type());
+    case Conditioning::time: break;
+  }
+  return 1000.0 * t;
 }
 
 at::Tensor ScoreModel::mu(const at::Tensor& x, const at::Tensor& t) const {

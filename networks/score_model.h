@@ -48,27 +48,39 @@ class ScoreModel {
   mutable std::atomic<int64_t> nfe_{0};
 };
 
-// The interface every score network implements: forward(x [B, ...], t [B]) -> [B, ...].
+// The interface every score network implements: forward(x [B, ...], c [B]) -> [B, ...], c the
+// conditioning value below.
 class ScoreNetImpl : public torch::nn::Module {
  public:
   virtual at::Tensor forward(const at::Tensor& x, const at::Tensor& t) = 0;
 };
 
+// The value a network is conditioned on, fitted to the SDE: continuous time (1000 t, DDPM's
+// step scale), log sigma (EDM's c_noise = ln(sigma)/4; VE / NCSN), or the discrete step index
+// i = round(N t) of a DDPM chain.
+enum class Conditioning { time, log_sigma, index };
+Conditioning parse_conditioning(const std::string& name, const SDE& sde);  // "auto" picks by SDE
+at::Tensor conditioning_value(Conditioning c, const SDE& sde, const at::Tensor& t);
+
 // A trained network with a parameterization.
 class NeuralScoreModel : public ScoreModel {
  public:
-  NeuralScoreModel(std::shared_ptr<ScoreNetImpl> net, std::shared_ptr<const SDE> sde, Parameterization p)
-      : ScoreModel(std::move(sde)), net_(std::move(net)), p_(p) {}
+  NeuralScoreModel(std::shared_ptr<ScoreNetImpl> net, std::shared_ptr<const SDE> sde, Parameterization p,
+                   Conditioning c = Conditioning::time)
+      : ScoreModel(std::move(sde)), net_(std::move(net)), p_(p), c_(c) {}
   torch::nn::Module* module() override { return net_.get(); }
   ScoreNetImpl& net() { return *net_; }
   Parameterization kind() const override { return p_; }
 
  protected:
-  at::Tensor predict(const at::Tensor& x, const at::Tensor& t) const override { return net_->forward(x, t); }
+  at::Tensor predict(const at::Tensor& x, const at::Tensor& t) const override {
+    return net_->forward(x, conditioning_value(c_, sde(), t));
+  }
 
  private:
   std::shared_ptr<ScoreNetImpl> net_;
   Parameterization p_;
+  Conditioning c_;
 };
 
 }  // namespace scorelab

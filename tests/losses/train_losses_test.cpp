@@ -9,14 +9,14 @@ using namespace scorelab;
 
 namespace {
 TrainSummary train_with(const std::string& tag, const std::string& sde, const std::string& model_extra,
-                        const std::string& loss, int steps = 1500, double lr = 3e-3) {
+                        const std::string& loss, int steps = 1500, double lr = 3e-3, int batch = 256) {
   std::string dir = test::scratch_dir("loss_" + tag);
   std::string yaml = "run: {name: r, out_dir: '" + dir + "', seed: 1, threads: 1, device: cpu}\n"
                      "data: {type: eight_gaussians}\n"
                      "sde: " + sde + "\n"
                      "model: {type: mlp, hidden: 64, depth: 3, embed_dim: 16" + model_extra + "}\n"
                      "loss: " + loss + "\n"
-                     "train: {steps: " + std::to_string(steps) + ", batch_size: 256, lr: " + std::to_string(lr) + ", log_every: 100, ckpt_every: 10000}\n"
+                     "train: {steps: " + std::to_string(steps) + ", batch_size: " + std::to_string(batch) + ", lr: " + std::to_string(lr) + ", log_every: 100, ckpt_every: 10000}\n"
                      "sample: {type: euler_maruyama, steps: 200, n: 1000}\n"
                      "eval: {n: 1000, projections: 128}\n";
   Config cfg = Config::from_string(yaml, tag + ".yaml");
@@ -45,7 +45,7 @@ TEST_CASE("training with the DDPM VLB learns", "[losses][train]") {
 // DDPM Table 2: mu~ prediction trains with the true bound, not with the unweighted L_simple.
 TEST_CASE("training a mu-parameterized model with the DDPM VLB learns", "[losses][train]") {
   check_learns(train_with("ddpm_mu", "{type: ddpm}", ", parameterization: mu",
-                          "{type: ddpm, objective: vlb, decoder: gaussian}", 1500, 1e-3));
+                          "{type: ddpm, objective: vlb, decoder: gaussian, variance: beta_tilde}", 1500, 1e-3, 1024));
 }
 TEST_CASE("training with DDPM L_simple (x0) learns", "[losses][train]") {
   check_learns(train_with("ddpm_x0", "{type: ddpm}", ", parameterization: x0", "{type: ddpm, objective: simple}"));
