@@ -24,6 +24,7 @@ std::string clock_text(double s) {
 }  // namespace
 
 void Progress::set_quiet(bool quiet) { g_quiet = quiet; }
+bool Progress::quiet() { return g_quiet; }
 
 Progress::Progress(std::string label, int64_t total, int64_t start)
     : label_(std::move(label)), total_(std::max<int64_t>(total, 1)), start_(start),

@@ -14,6 +14,7 @@ class Progress {
   void update(int64_t done, const std::string& status = "");
   void finish(const std::string& status = "");
   static void set_quiet(bool quiet);  // tests and nested runs
+  static bool quiet();
 
  private:
   std::string line(int64_t done, const std::string& status) const;

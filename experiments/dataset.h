@@ -14,8 +14,12 @@ class Dataset {
   virtual ~Dataset() = default;
   virtual std::string name() const = 0;
   virtual std::vector<int64_t> sample_shape() const = 0;  // shape of one example, e.g. {2}
-  // A batch of n examples [n, ...] (float32 on CPU).
+  // The next training batch of n examples [n, ...] (float32 on CPU).
   virtual at::Tensor batch(int64_t n, at::Generator& gen) = 0;
+  // n examples drawn for evaluation with `gen`, independent of the training stream.
+  virtual at::Tensor sample(int64_t n, at::Generator& gen) { return batch(n, gen); }
+  // Images (C, H, W) are plotted as grids, 2-D points as scatter plots.
+  bool is_image() const { return sample_shape().size() == 3; }
 };
 
 }  // namespace scorelab

@@ -55,6 +55,8 @@ Experiment build_experiment(const Config& cfg, const std::string& default_name, 
   Config eval = cfg.at("eval");
   ex.eval.n = eval.get_int("n", ex.eval.n, 2);
   ex.eval.projections = eval.get_int("projections", ex.eval.projections, 1, 1 << 16);
+  ex.eval.every = eval.get_int("every", ex.eval.every, 0);
+  ex.eval.grid = eval.get_int("grid", ex.eval.grid, 1, 4096);
 
   Config lik = cfg.at("likelihood");
   ex.likelihood.ode.divergence =

@@ -34,6 +34,8 @@ struct SampleOptions {
 
 struct EvalOptions {
   int64_t n = 2000, projections = 256;
+  int64_t every = 0;  // steps between sample plots during training (0: only at the end)
+  int64_t grid = 64;  // samples in each plot during training
 };
 
 struct LikelihoodEvalOptions {

@@ -2,7 +2,9 @@
 
 #include <png.h>
 
+#include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <stdexcept>
 
 #include <ATen/ATen.h>
@@ -31,6 +33,40 @@ void write_png(const std::string& path, const std::vector<uint8_t>& rgb, int wid
     png_destroy_write_struct(&png, &info);
     if (std::fclose(fp) != 0) throw std::runtime_error("cannot write " + tmp);
   });
+}
+
+void write_image_grids(const std::string& path, const std::vector<at::Tensor>& batches, double lo, double hi) {
+  const int pad = 2, gap = 12;
+  struct Panel {
+    at::Tensor img;  // uint8 [B, H, W, 3]
+    int cols, rows, h, w;
+  };
+  std::vector<Panel> panels;
+  int width = 0, height = 0;
+  for (const auto& b : batches) {
+    at::Tensor x = ((b.detach().to(at::kCPU, at::kFloat) - lo) / (hi - lo)).clamp(0, 1);
+    if (x.size(1) == 1) x = x.expand({x.size(0), 3, x.size(2), x.size(3)});
+    at::Tensor u8 = (x * 255).round().to(at::kByte).permute({0, 2, 3, 1}).contiguous();
+    int n = static_cast<int>(u8.size(0)), cols = static_cast<int>(std::ceil(std::sqrt(static_cast<double>(n))));
+    int rows = (n + cols - 1) / cols, h = static_cast<int>(u8.size(1)), w = static_cast<int>(u8.size(2));
+    panels.push_back({u8, cols, rows, h, w});
+    width += cols * (w + pad) + pad + (panels.size() > 1 ? gap : 0);
+    height = std::max(height, rows * (h + pad) + pad);
+  }
+  std::vector<uint8_t> img(3 * width * height, 255);
+  int x0 = 0;
+  for (size_t p = 0; p < panels.size(); ++p) {
+    const Panel& P = panels[p];
+    if (p > 0) x0 += gap;
+    const uint8_t* src = P.img.data_ptr<uint8_t>();
+    for (int i = 0; i < P.img.size(0); ++i) {
+      int gx = x0 + pad + (i % P.cols) * (P.w + pad), gy = pad + (i / P.cols) * (P.h + pad);
+      for (int y = 0; y < P.h; ++y)
+        std::memcpy(&img[3 * ((gy + y) * width + gx)], src + 3 * (static_cast<int64_t>(i) * P.h * P.w + y * P.w), 3 * P.w);
+    }
+    x0 += P.cols * (P.w + pad) + pad;
+  }
+  write_png(path, img, width, height);
 }
 
 void write_scatter_png(const std::string& path, const std::vector<ScatterPanel>& panels, double extent, int size) {

@@ -17,6 +17,11 @@ struct ScatterPanel {
 void write_scatter_png(const std::string& path, const std::vector<ScatterPanel>& panels, double extent,
                        int size = 400);
 
+// Writes image batches [B, C, H, W] (values in [lo, hi]; C = 1 or 3) as square grids, one
+// panel per batch, side by side. Written atomically.
+void write_image_grids(const std::string& path, const std::vector<at::Tensor>& batches, double lo = -1.0,
+                       double hi = 1.0);
+
 // Writes an RGB image [H, W, 3] of uint8 to a PNG file (atomically).
 void write_png(const std::string& path, const std::vector<uint8_t>& rgb, int width, int height);
 

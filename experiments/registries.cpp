@@ -2,6 +2,7 @@
 
 #include "core/config.h"
 #include "experiments/gmm_dataset.h"
+#include "experiments/image_dataset.h"
 #include "experiments/toy.h"
 #include "losses/ddpm.h"
 #include "losses/dsm.h"
@@ -44,6 +45,8 @@ void register_builtin(Registries& r) {
 
   for (const auto& name : toy_names())
     r.data.add(name, [name](const Config&, uint64_t) { return std::make_shared<ToyDataset>(name); });
+  for (const char* type : {"fashion_mnist", "mnist", "cifar10", "hdf5"})
+    r.data.add(type, [type](const Config& c, uint64_t seed) { return image_dataset_from(type, c, seed); });
   r.data.add("gmm", [](const Config& c, uint64_t) { return std::make_shared<GMMDataset>(GaussianMixture::from(c)); });
 
   r.model.add("mlp", [](const Config& c, ModelContext ctx) -> std::shared_ptr<ScoreModel> {

@@ -55,14 +55,25 @@ at::Tensor clip_grad_norm(const std::vector<at::Tensor>& params, double max_norm
 }
 
 
+// Data next to samples: a scatter plot for 2-D points, image grids for images.
+void plot_samples(const Experiment& ex, const std::string& path, const at::Tensor& data, const at::Tensor& samples) {
+  if (ex.data->is_image()) {
+    int64_t n = std::min<int64_t>({64, data.size(0), samples.size(0)});
+    write_image_grids(path, {data.slice(0, 0, n), samples.slice(0, 0, n)}, -1.0, 1.0);
+  } else if (samples.dim() == 2 && samples.size(1) == 2) {
+    double extent = std::max(3.0, 1.15 * data.abs().max().item<double>());
+    write_scatter_png(path, {{data, 40, 40, 40}, {samples, 31, 119, 180}}, extent);
+  }
+}
+
 // Samples with the experiment's sampler; logs sliced W2 of samples, of the prior and between two
 // fresh data sets (the Monte-Carlo floor); writes /samples/final and a scatter plot; closes the log.
 void finish_with_evaluation(const Experiment& ex, const ScoreModel& model, const std::string& model_label,
                             RunLog& log, int64_t step, TrainSummary& sum) {
   SampleResult s = draw_samples(ex, model, ex.sample.n, ex.run.seed, "sample");
   at::Generator eval_gen = make_generator(ex.run.seed + 7919);
-  at::Tensor ref = ex.data->batch(ex.eval.n, eval_gen);
-  at::Tensor ref2 = ex.data->batch(ex.eval.n, eval_gen);
+  at::Tensor ref = ex.data->sample(ex.eval.n, eval_gen);
+  at::Tensor ref2 = ex.data->sample(ex.eval.n, eval_gen);
   std::vector<int64_t> prior_shape{ex.eval.n};
   for (auto d : ex.data->sample_shape()) prior_shape.push_back(d);
   at::Tensor prior = ex.sde->prior_sample(prior_shape, eval_gen, at::TensorOptions().dtype(at::kFloat));
@@ -78,10 +89,7 @@ void finish_with_evaluation(const Experiment& ex, const ScoreModel& model, const
                   {{"seed", static_cast<double>(ex.run.seed)}, {"nfe", static_cast<double>(s.nfe)},
                    {"step", static_cast<double>(step)}, {"seconds", s.seconds}});
   log.close();
-  if (s.x.dim() == 2 && s.x.size(1) == 2) {
-    double extent = std::max(3.0, 1.15 * ref.abs().max().item<double>());
-    write_scatter_png(sum.run_dir + "/samples/final.png", {{ref, 40, 40, 40}, {s.x, 31, 119, 180}}, extent);
-  }
+  plot_samples(ex, sum.run_dir + "/samples/final.png", ref, s.x);
   std::printf("%s: step %ld  sliced W2: samples %.4f | prior %.4f | data floor %.4f  (nfe %ld, %.2fs)\n",
               sum.run_dir.c_str(), static_cast<long>(step), sum.sliced_w2, sum.sliced_w2_prior, sum.sliced_w2_floor,
               static_cast<long>(s.nfe), s.seconds);
@@ -156,7 +164,7 @@ TrainSummary train(Experiment& ex) {
     sum.threads = static_cast<int>(ex.run.threads);
   } else if (ex.device.is_cpu()) {
     at::Generator probe_gen = make_generator(ex.run.seed + 99);
-    at::Tensor x = ex.data->batch(ex.train.batch_size, probe_gen).to(ex.device, ex.run.dtype);
+    at::Tensor x = ex.data->sample(ex.train.batch_size, probe_gen).to(ex.device, ex.run.dtype);
     sum.threads = autotune_threads(
         [&] {
           auto r = (*ex.loss)(*model, x, probe_gen);
@@ -250,6 +258,21 @@ TrainSummary train(Experiment& ex) {
       t_last = tn;
     }
     if (step % ex.train.ckpt_every == 0 || step == ex.train.steps) save(step);
+    if (ex.eval.every > 0 && step % ex.eval.every == 0 && step < ex.train.steps) {
+      // A sample plot with the current EMA weights (same seed every time: the same x_T).
+      auto snapshot = ex.make_model();
+      snapshot->module()->to(ex.device, ex.run.dtype);
+      ema.copy_to(snapshot->module()->parameters());
+      snapshot->module()->eval();
+      at::Generator plot_gen = make_generator(ex.run.seed + 7919);
+      const bool was_quiet = Progress::quiet();
+      Progress::set_quiet(true);
+      SampleResult s = draw_samples(ex, *snapshot, ex.eval.grid, ex.run.seed, "sample");
+      Progress::set_quiet(was_quiet);
+      char name[64];
+      std::snprintf(name, sizeof name, "/samples/step_%08ld.png", static_cast<long>(step));
+      plot_samples(ex, sum.run_dir + name, ex.data->sample(ex.eval.grid, plot_gen), s.x);
+    }
   }
   if (sum.start_step >= ex.train.steps) save(ex.train.steps);
   bar.finish();

@@ -1,0 +1,64 @@
+// An image data set in memory (uint8 [N, C, H, W]) served as float batches: scaled to [-1, 1]
+// or [0, 1], optionally uniformly dequantized ((u + U(0,1)) / 256), randomly flipped left-right,
+// resized (bilinear) and centre-cropped. Training batches come from a shuffling loader —
+// a fresh permutation per epoch from the data set's own seeded generator — prepared by a
+// background thread `prefetch` batches ahead, so training never waits for data; the stream
+// is the same with or without prefetching. Evaluation draws (sample) use the caller's
+// generator and leave the training stream alone.
+#pragma once
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include <ATen/core/Generator.h>
+
+#include "experiments/dataset.h"
+#include "experiments/image_io.h"
+
+namespace scorelab {
+
+class Config;
+
+struct ImageTransform {
+  std::string scale = "minus_one_one";  // minus_one_one | zero_one
+  bool dequantize = false, flip = false;
+  int64_t resize = 0, crop = 0;  // 0: keep
+};
+
+class ImageDataset : public Dataset {
+ public:
+  ImageDataset(std::string name, ImageArray data, ImageTransform tf, uint64_t seed, int64_t prefetch);
+  ~ImageDataset() override;
+  std::string name() const override { return name_; }
+  std::vector<int64_t> sample_shape() const override { return shape_; }
+  at::Tensor batch(int64_t n, at::Generator& gen) override;
+  at::Tensor sample(int64_t n, at::Generator& gen) override;
+  const ImageArray& data() const { return data_; }
+  // Applies the transforms to uint8 (or [0,1] float) images [B, C, H, W].
+  at::Tensor transform(const at::Tensor& raw, at::Generator& gen) const;
+
+ private:
+  at::Tensor next_batch(int64_t n);  // loader state; called by one thread at a time
+  void worker();
+
+  std::string name_;
+  ImageArray data_;
+  ImageTransform tf_;
+  std::vector<int64_t> shape_;
+  at::Generator gen_;
+  at::Tensor perm_;
+  int64_t cursor_ = 0;
+  // prefetching
+  int64_t prefetch_, batch_n_ = 0;
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<at::Tensor> queue_;
+  bool stop_ = false;
+};
+
+// Builds the image data sets of the registry from their config sections.
+std::shared_ptr<Dataset> image_dataset_from(const std::string& type, const Config& cfg, uint64_t seed);
+
+}  // namespace scorelab

@@ -1,0 +1,154 @@
+#include "experiments/image_io.h"
+
+#include <hdf5.h>
+#include <zlib.h>
+
+#include <filesystem>
+
+#include <ATen/ATen.h>
+
+#include "core/error.h"
+
+namespace scorelab {
+namespace {
+
+std::vector<uint8_t> read_all(const std::string& path) {
+  if (!std::filesystem::exists(path)) throw DataError(path + ": no such file");
+  gzFile f = gzopen(path.c_str(), "rb");
+  if (!f) throw DataError(path + ": cannot open");
+  std::vector<uint8_t> out;
+  uint8_t buf[1 << 16];
+  int n;
+  while ((n = gzread(f, buf, sizeof buf)) > 0) out.insert(out.end(), buf, buf + n);
+  int err = 0;
+  const char* msg = gzerror(f, &err);
+  gzclose(f);
+  if (n < 0 || (err != Z_OK && err != Z_STREAM_END)) throw DataError(path + ": corrupt compressed data (" + msg + ")");
+  return out;
+}
+
+uint32_t be32(const uint8_t* p) {
+  return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | uint32_t(p[3]);
+}
+
+}  // namespace
+
+at::Tensor read_idx(const std::string& path, int expected_dims) {
+  std::vector<uint8_t> b = read_all(path);
+  if (b.size() < 4) throw DataError(path + ": truncated IDX file (" + std::to_string(b.size()) + " bytes)");
+  if (b[0] != 0 || b[1] != 0 || b[2] != 0x08 || b[3] != expected_dims) {
+    char got[16];
+    std::snprintf(got, sizeof got, "0x%08x", be32(b.data()));
+    char want[16];
+    std::snprintf(want, sizeof want, "0x%08x", 0x800u | static_cast<unsigned>(expected_dims));
+    throw DataError(path + ": wrong magic number " + got + " (expected " + want + ": unsigned bytes, " +
+                    std::to_string(expected_dims) + " dimensions)");
+  }
+  size_t header = 4 + 4 * static_cast<size_t>(expected_dims);
+  if (b.size() < header) throw DataError(path + ": truncated IDX header");
+  std::vector<int64_t> dims;
+  size_t total = 1;
+  for (int d = 0; d < expected_dims; ++d) {
+    dims.push_back(be32(b.data() + 4 + 4 * d));
+    total *= static_cast<size_t>(dims.back());
+  }
+  if (b.size() - header < total)
+    throw DataError(path + ": truncated: the header promises " + std::to_string(total) + " bytes of data, the file has " +
+                    std::to_string(b.size() - header));
+  if (b.size() - header > total)
+    throw DataError(path + ": " + std::to_string(b.size() - header - total) + " bytes after the data the header describes");
+  at::Tensor t = at::empty(dims, at::kByte);
+  std::memcpy(t.data_ptr(), b.data() + header, total);
+  return t;
+}
+
+ImageArray read_idx_pair(const std::string& images_path, const std::string& labels_path) {
+  ImageArray a;
+  a.images = read_idx(images_path, 3).unsqueeze(1);  // [N, 1, H, W]
+  if (!labels_path.empty()) {
+    a.labels = read_idx(labels_path, 1).to(at::kLong);
+    if (a.labels.size(0) != a.images.size(0))
+      throw DataError(labels_path + ": " + std::to_string(a.labels.size(0)) + " labels for " +
+                      std::to_string(a.images.size(0)) + " images in " + images_path);
+  }
+  return a;
+}
+
+ImageArray read_cifar10(const std::vector<std::string>& files) {
+  std::vector<at::Tensor> imgs, labels;
+  const size_t rec = 1 + 3072;
+  for (const auto& f : files) {
+    std::vector<uint8_t> b = read_all(f);
+    if (b.empty() || b.size() % rec)
+      throw DataError(f + ": " + std::to_string(b.size()) + " bytes is not a whole number of CIFAR-10 records (" +
+                      std::to_string(rec) + " bytes each)");
+    int64_t n = static_cast<int64_t>(b.size() / rec);
+    at::Tensor raw = at::from_blob(b.data(), {n, static_cast<int64_t>(rec)}, at::kByte).clone();
+    labels.push_back(raw.select(1, 0).to(at::kLong));
+    imgs.push_back(raw.slice(1, 1).reshape({n, 3, 32, 32}));
+    if (labels.back().max().item<int64_t>() > 9) throw DataError(f + ": a label above 9: not a CIFAR-10 batch");
+  }
+  return {at::cat(imgs), at::cat(labels)};
+}
+
+ImageArray read_hdf5_images(const std::string& path, const std::string& dataset, const std::string& layout,
+                            const std::string& labels_dataset) {
+  if (!std::filesystem::exists(path)) throw DataError(path + ": no such file");
+  H5E_auto2_t func;
+  void* data;
+  H5Eget_auto2(H5E_DEFAULT, &func, &data);
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  H5Eset_auto2(H5E_DEFAULT, func, data);
+  if (f < 0) throw DataError(path + ": not an HDF5 file");
+  auto read = [&](const std::string& name, bool image) {
+    hid_t ds = H5Dopen2(f, name.c_str(), H5P_DEFAULT);
+    if (ds < 0) {
+      H5Fclose(f);
+      throw DataError(path + ": no dataset '" + name + "'");
+    }
+    hid_t space = H5Dget_space(ds);
+    int rank = H5Sget_simple_extent_ndims(space);
+    std::vector<hsize_t> dims(rank);
+    H5Sget_simple_extent_dims(space, dims.data(), nullptr);
+    H5Sclose(space);
+    hid_t type = H5Dget_type(ds);
+    bool is_float = H5Tget_class(type) == H5T_FLOAT;
+    H5Tclose(type);
+    std::vector<int64_t> shape(dims.begin(), dims.end());
+    at::Tensor t = at::empty(shape, image ? (is_float ? at::kFloat : at::kByte) : at::kLong);
+    H5Dread(ds, image ? (is_float ? H5T_NATIVE_FLOAT : H5T_NATIVE_UINT8) : H5T_NATIVE_INT64, H5S_ALL, H5S_ALL,
+            H5P_DEFAULT, t.data_ptr());
+    H5Dclose(ds);
+    return t;
+  };
+  ImageArray a;
+  a.images = read(dataset, true);
+  if (!labels_dataset.empty()) a.labels = read(labels_dataset, false);
+  H5Fclose(f);
+  size_t want = layout == "NHW" ? 3 : 4;
+  if (static_cast<size_t>(a.images.dim()) != want)
+    throw DataError(path + ": dataset '" + dataset + "' has " + std::to_string(a.images.dim()) + " dimensions; layout " +
+                    layout + " needs " + std::to_string(want));
+  if (layout == "NHW") a.images = a.images.unsqueeze(1);
+  if (layout == "NHWC") a.images = a.images.permute({0, 3, 1, 2}).contiguous();
+  if (a.labels.defined() && a.labels.size(0) != a.images.size(0))
+    throw DataError(path + ": " + std::to_string(a.labels.size(0)) + " labels for " + std::to_string(a.images.size(0)) +
+                    " images");
+  return a;
+}
+
+void write_idx(const std::string& path, const at::Tensor& data) {
+  at::Tensor t = data.to(at::kByte).contiguous();
+  std::vector<uint8_t> out{0, 0, 0x08, static_cast<uint8_t>(t.dim())};
+  for (auto d : t.sizes())
+    for (int s = 3; s >= 0; --s) out.push_back(static_cast<uint8_t>((d >> (8 * s)) & 0xFF));
+  out.insert(out.end(), t.data_ptr<uint8_t>(), t.data_ptr<uint8_t>() + t.numel());
+  bool gz = path.size() > 3 && path.substr(path.size() - 3) == ".gz";
+  gzFile f = gzopen(path.c_str(), gz ? "wb" : "wbT");
+  if (!f) throw std::runtime_error("cannot write " + path);
+  gzwrite(f, out.data(), static_cast<unsigned>(out.size()));
+  gzclose(f);
+}
+
+}  // namespace scorelab
