@@ -151,6 +151,10 @@ TrainSummary train(Experiment& ex) {
   init_parameters(net, init_gen);
   net.to(ex.device, ex.run.dtype);
   std::vector<at::Tensor> params = net.parameters();
+  int64_t n_params = 0;
+  for (const auto& p : params) n_params += p.numel();
+  std::cout << ex.run.name << ": model " << ex.cfg.at("model").get_string("type", "mlp") << ", " << n_params
+            << " parameters, device " << ex.device.str() << "\n";
   torch::optim::Adam opt(params, torch::optim::AdamOptions(ex.train.lr));
   EMA ema(ex.train.ema_decay, ex.train.ema_warmup);
   ema.init(params);
