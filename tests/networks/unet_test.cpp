@@ -92,3 +92,40 @@ TEST_CASE("a small U-Net overfits one batch: the loss falls by 10x", "[networks]
   INFO("loss " << first << " -> " << last);
   CHECK(last < first / 10);
 }
+
+#include <torch/autograd.h>
+
+#include "networks/energy.h"
+#include "sde/vp.h"
+
+TEST_CASE("the energy wrapper turns a one-channel U-Net into a score: s = -grad E", "[networks][unet][energy]") {
+  UNetOptions o;
+  o.in_channels = 1;
+  o.out_channels = 1;
+  o.resolution = 8;
+  o.ch = 8;
+  o.ch_mult = {1, 2};
+  o.num_res_blocks = 1;
+  o.attn_resolutions = {};
+  o.groups = 4;
+  o.dropout = 0;
+  auto net = std::make_shared<UNetImpl>(o);
+  at::Generator g = make_generator(2);
+  init_parameters(*net, g);
+  EnergyScoreModel model(net, std::make_shared<VPSDE>());
+  at::Tensor x = at::randn({2, 1, 8, 8}, g, at::kFloat).to(at::kDouble);
+  net->to(at::kDouble);
+  at::Tensor t = at::tensor({0.3, 0.7}, at::kDouble);
+  at::Tensor s;
+  {
+    at::NoGradGuard no_grad;  // as in a sampler
+    s = model.score(x, t);
+  }
+  CHECK(s.sizes() == x.sizes());
+  CHECK_FALSE(s.requires_grad());
+  // Directional finite difference of E matches -s . v.
+  at::Tensor v = at::randn_like(x);
+  const double h = 1e-6;
+  at::Tensor fd = (model.energy(x + h * v, t) - model.energy(x - h * v, t)) / (2 * h);
+  CHECK(at::allclose(fd, -(s * v).sum({1, 2, 3}), 1e-5, 1e-7));
+}
