@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "experiments/commands.h"
+#include "experiments/compare.h"
 
 namespace po = boost::program_options;
 using scorelab::kExitBadInput;
@@ -18,7 +19,8 @@ const char* kUsage =
     "commands:\n"
     "  train <config.yaml> [key.path=value ...]     train, checkpoint, sample and evaluate a model\n"
     "  sample <checkpoint|oracle.yaml> [k=v ...]    draw samples from a checkpoint into HDF5\n"
-    "  likelihood <checkpoint|oracle.yaml> [k=v ...] NLL of fresh data via the probability-flow ODE\n\n"
+    "  likelihood <checkpoint|oracle.yaml> [k=v ...] NLL of fresh data via the probability-flow ODE\n"
+    "  compare <cmp.yaml> [key.path=value ...]      many samplers, one model, the same x_T: one table\n\n"
     "Run 'scorelab <command> --help' for a command's options. Overrides are typed like the\n"
     "YAML values they replace, e.g. train.steps=500 sample.type=euler_maruyama.\n";
 
@@ -38,6 +40,24 @@ int train_main(const std::vector<std::string>& args) {
   std::vector<std::string> ov;
   if (vm.count("overrides")) ov = vm["overrides"].as<std::vector<std::string>>();
   return scorelab::command_train(vm["config"].as<std::string>(), ov);
+}
+
+int compare_main(const std::vector<std::string>& args) {
+  po::options_description opts("scorelab compare <cmp.yaml> [key.path=value ...]");
+  opts.add_options()("help,h", "show this help")("config", po::value<std::string>(), "comparison YAML")(
+      "overrides", po::value<std::vector<std::string>>()->multitoken(), "key.path=value overrides of the comparison file");
+  po::positional_options_description pos;
+  pos.add("config", 1).add("overrides", -1);
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(opts).positional(pos).run(), vm);
+  if (vm.count("help") || !vm.count("config")) {
+    std::cout << opts << "\nRuns every sampler of the file on one checkpoint or oracle from the same x_T; writes\n"
+                         "compare.md, compare.csv, compare.h5, samples.png and quality_vs_nfe.png (docs/compare.md).\n";
+    return vm.count("help") ? 0 : kExitBadInput;
+  }
+  std::vector<std::string> ov;
+  if (vm.count("overrides")) ov = vm["overrides"].as<std::vector<std::string>>();
+  return scorelab::command_compare(vm["config"].as<std::string>(), ov);
 }
 
 // sample and likelihood: <checkpoint|config> [overrides] [-o out].
@@ -77,6 +97,7 @@ int main(int argc, char** argv) {
   try {
     if (cmd == "train") return train_main(args);
     if (cmd == "sample" || cmd == "likelihood") return inference_main(cmd, args);
+    if (cmd == "compare") return compare_main(args);
     std::cerr << "scorelab: unknown command '" << cmd << "'\n\n" << kUsage;
     return kExitBadInput;
   } catch (const scorelab::ConfigError& e) {

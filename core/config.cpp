@@ -1,5 +1,6 @@
 #include "core/config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <functional>
@@ -138,8 +139,15 @@ YAML::Node Config::lookup(const std::string& key) const {
   std::string full = join(key);
   if (full.empty()) return cur;
   for (const auto& part : split_key_path(full)) {
-    if (!cur.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
     const YAML::Node& c = cur;
+    if (cur.IsSequence() && !part.empty() && std::all_of(part.begin(), part.end(), ::isdigit)) {
+      size_t i = std::stoul(part);
+      if (i >= cur.size()) return YAML::Node(YAML::NodeType::Undefined);
+      YAML::Node child = c[i];
+      cur.reset(child);
+      continue;
+    }
+    if (!cur.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
     YAML::Node child = c[part];
     if (!child.IsDefined()) return YAML::Node(YAML::NodeType::Undefined);
     cur.reset(child);
@@ -159,6 +167,14 @@ std::string Config::where(const std::string& key) const {
   int line = -1;
   if (!full.empty()) {
     for (const auto& part : split_key_path(full)) {
+      if (cur.IsSequence() && !part.empty() && std::all_of(part.begin(), part.end(), ::isdigit) &&
+          std::stoul(part) < cur.size()) {
+        YAML::Node e;
+        e.reset(cur[std::stoul(part)]);
+        line = e.Mark().line;
+        cur.reset(e);
+        continue;
+      }
       if (!cur.IsMap()) break;
       bool found = false;
       for (const auto& kv : cur) {
@@ -179,6 +195,31 @@ std::string Config::where(const std::string& key) const {
 void Config::fail(const std::string& key, const std::string& message) const {
   std::string p = join(key);
   throw ConfigError(where(key) + ": " + (p.empty() ? "" : p + ": ") + message);
+}
+
+int64_t Config::list_size(const std::string& key) const {
+  YAML::Node n = lookup(key);
+  if (!n.IsDefined() || n.IsNull()) return 0;
+  if (!n.IsSequence()) fail(key, "expected a list");
+  s_->sections.insert(join(key));
+  return static_cast<int64_t>(n.size());
+}
+
+bool Config::is_list(const std::string& key) const { return lookup(key).IsSequence(); }
+
+std::vector<std::string> Config::keys(const std::string& key) const {
+  YAML::Node n = lookup(key);
+  std::vector<std::string> out;
+  if (n.IsMap())
+    for (const auto& kv : n) out.push_back(kv.first.as<std::string>());
+  return out;
+}
+
+std::string Config::get_text(const std::string& key) const {
+  YAML::Node n = lookup(key);
+  if (!n.IsDefined()) fail(key, "required key is missing");
+  record(key, n);
+  return scalar_text(n);
 }
 
 bool Config::has(const std::string& key) const {
@@ -373,6 +414,13 @@ void Config::check_unused() const {
         opened = true;
       if (opened && kv.second.IsMap()) {
         walk(kv.second, p);
+        continue;
+      }
+      if (opened && kv.second.IsSequence()) {  // a list of sections
+        for (size_t i = 0; i < kv.second.size(); ++i) {
+          std::string pi = p + "." + std::to_string(i);
+          if (kv.second[i].IsMap() && !used.count(pi)) walk(kv.second[i], pi);
+        }
         continue;
       }
       if (opened && kv.second.IsNull()) continue;  // an empty section

@@ -25,6 +25,13 @@ class Config {
   static Config from_string(const std::string& yaml, const std::string& source = "<string>",
                             const std::vector<std::string>& overrides = {});
 
+  // Lists of sections are addressed by index: at("samplers.0"); list_size("samplers").
+  int64_t list_size(const std::string& key) const;  // 0 when absent; error if not a list
+  std::vector<std::string> keys(const std::string& key = "") const;  // keys of a section
+  // A value as YAML text (a scalar as written, a list in flow style), marking it read.
+  std::string get_text(const std::string& key) const;
+  bool is_list(const std::string& key) const;
+
   // A view of a sub-section ("model", "sampler.corrector"); it may be absent.
   Config at(const std::string& key) const;
   bool has(const std::string& key) const;

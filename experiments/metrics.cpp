@@ -1,5 +1,6 @@
 #include "experiments/metrics.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include <ATen/ATen.h>
@@ -40,6 +41,33 @@ double sliced_wasserstein(const at::Tensor& x_in, const at::Tensor& y_in, int64_
   at::Tensor py = std::get<0>(at::sort(at::matmul(y, theta), 0));
   int64_t n = std::min(px.size(0), py.size(0));
   return std::sqrt((quantiles_of(px, n) - quantiles_of(py, n)).pow(2).mean().item<double>());
+}
+
+namespace {
+at::Tensor flat64(const at::Tensor& x) { return x.detach().to(at::kCPU, at::kDouble).reshape({x.size(0), -1}); }
+// Mean of the off-diagonal entries of a square matrix.
+double off_diagonal_mean(const at::Tensor& m) {
+  int64_t n = m.size(0);
+  return ((m.sum() - m.diagonal().sum()) / static_cast<double>(n * (n - 1))).item<double>();
+}
+}  // namespace
+
+std::pair<double, double> mmd_rbf(const at::Tensor& x_in, const at::Tensor& y_in) {
+  at::Tensor x = flat64(x_in), y = flat64(y_in);
+  at::Tensor pooled = at::cat({x, y});
+  at::Tensor sub = pooled.slice(0, 0, std::min<int64_t>(pooled.size(0), 2000));
+  at::Tensor d = at::cdist(sub, sub);
+  at::Tensor upper = d.masked_select(at::triu(at::ones_like(d, at::kBool), 1));
+  double h = std::max(1e-12, upper.median().item<double>());
+  auto k = [h](const at::Tensor& a, const at::Tensor& b) { return at::exp(-at::cdist(a, b).pow(2) / (2 * h * h)); };
+  double kxx = off_diagonal_mean(k(x, x)), kyy = off_diagonal_mean(k(y, y)), kxy = k(x, y).mean().item<double>();
+  return {kxx + kyy - 2 * kxy, h};
+}
+
+double energy_distance(const at::Tensor& x_in, const at::Tensor& y_in) {
+  at::Tensor x = flat64(x_in), y = flat64(y_in);
+  return 2 * at::cdist(x, y).mean().item<double>() - off_diagonal_mean(at::cdist(x, x)) -
+         off_diagonal_mean(at::cdist(y, y));
 }
 
 }  // namespace scorelab

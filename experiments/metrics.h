@@ -23,4 +23,12 @@ class SlicedW2Reference {
   at::Tensor ref_sorted_;  // [m, P]
 };
 
+// Maximum mean discrepancy with an RBF kernel k(a, b) = exp(-||a - b||^2 / (2 h^2)), h the median
+// pairwise distance of the pooled points (the median heuristic; Gretton et al. 2012), unbiased
+// MMD^2 estimate (it can be slightly negative when x and y agree). Returns {MMD^2, h}.
+std::pair<double, double> mmd_rbf(const at::Tensor& x, const at::Tensor& y);
+
+// Energy distance 2 E||X - Y|| - E||X - X'|| - E||Y - Y'|| (Szekely & Rizzo 2013), U-statistics.
+double energy_distance(const at::Tensor& x, const at::Tensor& y);
+
 }  // namespace scorelab

@@ -1,0 +1,253 @@
+#include "experiments/compare.h"
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <sstream>
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include "core/config.h"
+#include "core/device.h"
+#include "core/fsutil.h"
+#include "core/h5log.h"
+#include "experiments/gmm_dataset.h"
+#include "experiments/inference.h"
+#include "experiments/metrics.h"
+#include "experiments/plot.h"
+
+namespace scorelab {
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Setting {
+  std::string sampler;
+  std::vector<std::string> overrides;  // key: value pairs of the sample section
+  std::string label;                   // "key=value, ..." without the type
+  int64_t steps = -1;                  // when steps was one of a list
+  size_t entry = 0;
+};
+
+std::vector<Setting> expand(const Config& cmp) {
+  std::vector<Setting> out;
+  int64_t count = cmp.list_size("samplers");
+  if (count == 0) cmp.fail("samplers", "needs a list of samplers, e.g. - {type: ode, method: rk45}");
+  for (int64_t i = 0; i < count; ++i) {
+    std::string key = "samplers." + std::to_string(i);
+    Config e = cmp.at(key);
+    std::string type = e.get_string("type");
+    std::vector<std::string> fixed{"type: " + type};
+    std::string label;
+    std::vector<int64_t> steps;
+    for (const auto& k : e.keys()) {
+      if (k == "type") continue;
+      if (k == "steps" && e.is_list("steps")) {
+        steps = e.get_int_list("steps", {});
+        continue;
+      }
+      std::string v = e.get_text(k);
+      fixed.push_back(k + ": " + v);
+      label += (label.empty() ? "" : ", ") + k + "=" + v;
+    }
+    if (steps.empty()) {
+      out.push_back({type, fixed, label, -1, static_cast<size_t>(i)});
+    } else {
+      for (int64_t s : steps) {
+        auto ov = fixed;
+        ov.push_back("steps: " + std::to_string(s));
+        out.push_back({type, ov, "steps=" + std::to_string(s) + (label.empty() ? "" : ", " + label), s,
+                       static_cast<size_t>(i)});
+      }
+    }
+  }
+  return out;
+}
+
+// Metrics of samples x against the reference: sliced W2 always; MMD and energy distance on
+// up to 2000 points; mixture coverage, component-mass error and the exact NLL for GMM data.
+std::vector<std::pair<std::string, double>> score(const at::Tensor& x, const at::Tensor& ref,
+                                                  const SlicedW2Reference& sw, const Dataset& data) {
+  std::vector<std::pair<std::string, double>> m{{"sliced_w2", sw.distance(x)}};
+  if (!data.is_image()) {
+    at::Tensor xs = x.slice(0, 0, std::min<int64_t>(2000, x.size(0)));
+    at::Tensor rs = ref.slice(0, 0, std::min<int64_t>(2000, ref.size(0)));
+    m.push_back({"mmd2", mmd_rbf(xs, rs).first});
+    m.push_back({"energy_distance", energy_distance(xs, rs)});
+  }
+  if (const auto* gmm = dynamic_cast<const GMMDataset*>(&data)) {
+    const GaussianMixture& g = gmm->mixture();
+    at::Tensor x64 = x.to(at::kCPU, at::kDouble).reshape({x.size(0), -1});
+    at::Tensor one = at::ones({x.size(0)}, at::kDouble), zero = at::zeros({x.size(0)}, at::kDouble);
+    at::Tensor k = g.responsibilities(x64, one, zero).argmax(1);
+    at::Tensor mass = at::bincount(k, {}, g.weights.size(0)).to(at::kDouble) / x.size(0);
+    m.push_back({"coverage", (mass >= 0.5 * g.weights).to(at::kDouble).mean().item<double>()});
+    m.push_back({"mass_tv", 0.5 * (mass - g.weights).abs().sum().item<double>()});
+    m.push_back({"nll_target", -g.log_prob(x64, one, zero).mean().item<double>()});
+  }
+  return m;
+}
+
+std::string fmt(double v) {
+  std::ostringstream os;
+  os.precision(5);
+  os << v;
+  return os.str();
+}
+
+// Quality (first metric) against NFE on log-log axes, one colour per sampler entry.
+void plot_quality_vs_nfe(const std::string& path, const std::vector<CompareRow>& rows, const std::vector<Setting>& st) {
+  const int W = 640, H = 400, m = 40;
+  std::vector<uint8_t> img(3 * W * H, 255);
+  auto put = [&](int x, int y, const uint8_t* c) {
+    if (x < 0 || y < 0 || x >= W || y >= H) return;
+    std::memcpy(&img[3 * (y * W + x)], c, 3);
+  };
+  double lx0 = 1e9, lx1 = -1e9, ly0 = 1e9, ly1 = -1e9;
+  for (const auto& r : rows) {
+    double lx = std::log(std::max<int64_t>(1, r.nfe)), ly = std::log(std::max(1e-12, r.metrics[0].second));
+    lx0 = std::min(lx0, lx), lx1 = std::max(lx1, lx), ly0 = std::min(ly0, ly), ly1 = std::max(ly1, ly);
+  }
+  if (lx1 <= lx0) lx1 = lx0 + 1;
+  if (ly1 <= ly0) ly1 = ly0 + 1;
+  const uint8_t grey[3] = {150, 150, 150};
+  for (int x = m; x < W - m; ++x) put(x, H - m, grey);
+  for (int y = m; y < H - m; ++y) put(m, y, grey);
+  static const uint8_t palette[8][3] = {{31, 119, 180}, {255, 127, 14}, {44, 160, 44},  {214, 39, 40},
+                                        {148, 103, 189}, {140, 86, 75}, {227, 119, 194}, {127, 127, 127}};
+  auto px = [&](const CompareRow& r) {
+    return std::pair<int, int>{m + static_cast<int>((std::log(std::max<int64_t>(1, r.nfe)) - lx0) / (lx1 - lx0) * (W - 2 * m)),
+                               H - m - static_cast<int>((std::log(std::max(1e-12, r.metrics[0].second)) - ly0) / (ly1 - ly0) * (H - 2 * m))};
+  };
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const uint8_t* c = palette[st[i].entry % 8];
+    auto [x, y] = px(rows[i]);
+    for (int dy = -3; dy <= 3; ++dy)
+      for (int dx = -3; dx <= 3; ++dx) put(x + dx, y + dy, c);
+    if (i > 0 && st[i - 1].entry == st[i].entry) {
+      auto [x0, y0] = px(rows[i - 1]);
+      int n = std::max(std::abs(x - x0), std::abs(y - y0)) + 1;
+      for (int k = 0; k <= n; ++k) put(x0 + (x - x0) * k / n, y0 + (y - y0) * k / n, c);
+    }
+  }
+  write_png(path, img, W, H);
+}
+
+}  // namespace
+
+std::vector<CompareRow> run_compare(const std::string& path, const std::vector<std::string>& cli_overrides) {
+  Config cmp = Config::load_file(path, cli_overrides);
+  std::string source = cmp.get_string("source");
+  if (!fs::exists(source) && fs::exists(fs::path(path).parent_path() / source))
+    source = (fs::path(path).parent_path() / source).string();
+  std::vector<std::string> base;
+  int64_t nov = cmp.list_size("overrides");
+  for (int64_t i = 0; i < nov; ++i) base.push_back(cmp.get_text("overrides." + std::to_string(i)));
+  const int64_t n = cmp.get_int("n", 2000, 1);
+  const int64_t seed = cmp.get_int("seed", 0, 0);
+  const int64_t ref_n = cmp.get_int("reference_n", 4000, 2);
+  const int64_t projections = cmp.get_int("projections", 256, 1);
+  const std::string out_dir = cmp.get_string("out_dir", "runs/compare/" + fs::path(path).stem().string());
+  std::vector<Setting> settings = expand(cmp);
+  cmp.check_unused();
+
+  // Build every sampler before sampling anything: a bad setting fails now, naming its entry.
+  std::vector<Loaded> models;
+  for (const auto& s : settings) {
+    // The sampler's section replaces the source's `sample` section whole.
+    std::string section = "sample={n: " + std::to_string(n);
+    for (const auto& kv : s.overrides) section += ", " + kv;
+    auto ov = base;
+    ov.push_back(section + "}");
+    ov.push_back("run.seed=" + std::to_string(seed));
+    try {
+      models.push_back(load_for_inference(source, ov));
+    } catch (const ConfigError& e) {
+      cmp.fail("samplers." + std::to_string(s.entry), std::string("this sampler's settings: ") + e.what());
+    }
+  }
+  const Experiment& ex0 = models.front().ex;
+  if (ex0.run.threads > 0) at::set_num_threads(static_cast<int>(ex0.run.threads));
+  at::Generator ref_gen = make_generator(static_cast<uint64_t>(seed) + 7919);
+  at::Tensor ref = ex0.data->sample(ref_n, ref_gen);
+  at::Generator proj = make_generator(static_cast<uint64_t>(seed) + 77);
+  SlicedW2Reference sw(ref, projections, proj);
+
+  std::vector<CompareRow> rows;
+  std::vector<at::Tensor> samples;
+  for (size_t i = 0; i < settings.size(); ++i) {
+    Loaded& l = models[i];
+    SampleResult r = draw_samples(l.ex, *l.model, n, static_cast<uint64_t>(seed), settings[i].sampler);
+    CompareRow row{settings[i].sampler, settings[i].label, r.nfe, r.seconds, score(r.x, ref, sw, *l.ex.data)};
+    rows.push_back(row);
+    samples.push_back(r.x);
+  }
+
+  // Outputs: Markdown, CSV, HDF5, plots.
+  fs::create_directories(out_dir);
+  std::ostringstream md, csv;
+  md << "| sampler | settings | NFE | seconds |";
+  csv << "sampler,settings,nfe,seconds";
+  for (const auto& [k, v] : rows[0].metrics) md << " " << k << " |", csv << "," << k;
+  md << "\n|---|---|---|---|";
+  for (size_t k = 0; k < rows[0].metrics.size(); ++k) md << "---|";
+  md << "\n";
+  csv << "\n";
+  for (const auto& r : rows) {
+    md << "| " << r.sampler << " | " << r.settings << " | " << r.nfe << " | " << fmt(r.seconds) << " |";
+    csv << r.sampler << ",\"" << r.settings << "\"," << r.nfe << "," << r.seconds;
+    for (const auto& [k, v] : r.metrics) md << " " << fmt(v) << " |", csv << "," << v;
+    md << "\n";
+    csv << "\n";
+  }
+  std::string header = "# compare: " + path + "\n\nsource `" + source + "`, " + std::to_string(n) +
+                       " samples per sampler from the same x_T (seed " + std::to_string(seed) + "), metrics against " +
+                       std::to_string(ref_n) + " fresh data points (sliced W2 with " + std::to_string(projections) +
+                       " directions).\n\n";
+  atomic_write_text(out_dir + "/compare.md", header + md.str());
+  atomic_write_text(out_dir + "/compare.csv", csv.str());
+  std::string h5 = out_dir + "/compare.h5";
+  {
+    auto log = RunLog::create(h5, {{"source", source}, {"compare_config", cmp.resolved_yaml()}, {"table", md.str()}});
+    std::vector<std::string> cols{"step", "nfe", "seconds"};
+    for (const auto& [k, v] : rows[0].metrics) cols.push_back(k);
+    log->declare_table("compare", cols);
+    for (size_t i = 0; i < rows.size(); ++i) {
+      std::vector<double> row{static_cast<double>(i), static_cast<double>(rows[i].nfe), rows[i].seconds};
+      for (const auto& [k, v] : rows[i].metrics) row.push_back(v);
+      log->append_row("compare", row);
+    }
+    log->flush();
+    for (size_t i = 0; i < rows.size(); ++i)
+      log->write_array("compare/samples/" + std::to_string(i), samples[i],
+                       {{"sampler", rows[i].sampler}, {"settings", rows[i].settings}},
+                       {{"nfe", static_cast<double>(rows[i].nfe)}});
+  }
+  std::vector<at::Tensor> shown{ref.slice(0, 0, std::min<int64_t>(ref.size(0), n))};
+  for (const auto& s : samples) shown.push_back(s);
+  if (ex0.data->is_image()) {
+    std::vector<at::Tensor> grids;
+    for (const auto& s : shown) grids.push_back(s.slice(0, 0, std::min<int64_t>(36, s.size(0))));
+    write_image_grids(out_dir + "/samples.png", grids);
+  } else if (shown[0].dim() == 2 && shown[0].size(1) == 2) {
+    std::vector<ScatterPanel> panels{{shown[0], 40, 40, 40}};
+    for (size_t i = 1; i < shown.size(); ++i) panels.push_back({shown[i], 31, 119, 180});
+    double extent = std::max(3.0, 1.15 * ref.abs().max().item<double>());
+    write_scatter_png(out_dir + "/samples.png", panels, extent, 240);
+  }
+  bool curve = false;
+  for (size_t i = 1; i < settings.size(); ++i) curve |= settings[i].entry == settings[i - 1].entry && settings[i].steps > 0;
+  if (curve) plot_quality_vs_nfe(out_dir + "/quality_vs_nfe.png", rows, settings);
+  std::cout << header << md.str() << "\nwritten to " << out_dir << "/\n";
+  return rows;
+}
+
+int command_compare(const std::string& path, const std::vector<std::string>& overrides) {
+  run_compare(path, overrides);
+  return 0;
+}
+
+}  // namespace scorelab

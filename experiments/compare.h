@@ -1,0 +1,33 @@
+// `scorelab compare cmp.yaml`: many samplers on one model (a checkpoint or an oracle), every
+// one starting from the same x_T and noise seed, scored against one reference set.
+//
+//   source: runs/quickstart/checkpoints/last.pt   # or a config with an oracle model
+//   overrides: [run.device=cpu]                   # optional, applied to the source's config
+//   n: 2000            # samples per sampler
+//   seed: 0            # x_T and noise seed, the same for every row
+//   reference_n: 4000  # fresh data points the metrics compare against
+//   out_dir: runs/compare/<file stem>
+//   samplers:
+//     - {type: euler_maruyama, steps: [10, 100, 500]}   # a list of steps: one row each
+//     - {type: ode, method: rk45}
+//
+// Output: compare.md and compare.csv (sampler, settings, NFE, wall time, metrics), compare.h5
+// (/compare: one dataset per column), samples.png (the samplers' samples side by side, the
+// reference first) and, when a sampler has several step counts, quality_vs_nfe.png.
+#pragma once
+#include <string>
+#include <vector>
+
+namespace scorelab {
+
+struct CompareRow {
+  std::string sampler, settings;
+  int64_t nfe = 0;
+  double seconds = 0;
+  std::vector<std::pair<std::string, double>> metrics;
+};
+
+std::vector<CompareRow> run_compare(const std::string& compare_yaml, const std::vector<std::string>& overrides);
+int command_compare(const std::string& compare_yaml, const std::vector<std::string>& overrides);
+
+}  // namespace scorelab

@@ -1,0 +1,22 @@
+// Loading a model for inference (sampling, likelihood, comparisons): from a checkpoint — its
+// stored config changed by overrides, EMA weights unless sample.use_ema=false — or from a
+// config file whose model is an exact oracle (no checkpoint needed).
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "experiments/experiment.h"
+
+namespace scorelab {
+
+struct Loaded {
+  Experiment ex;
+  std::shared_ptr<ScoreModel> model;
+  int64_t step = 0;
+  std::string default_dir;  // where outputs go by default (the run directory)
+};
+
+Loaded load_for_inference(const std::string& source, const std::vector<std::string>& overrides);
+
+}  // namespace scorelab

@@ -1,0 +1,54 @@
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include "core/h5log.h"
+#include "experiments/compare.h"
+#include "../test_util.h"
+
+using namespace scorelab;
+namespace fs = std::filesystem;
+
+TEST_CASE("compare on the oracle: identical settings give identical samples, NFE as spent", "[experiments][compare]") {
+  std::string dir = test::scratch_dir("compare");
+  std::ofstream(dir + "/oracle.yaml") << "run: {seed: 0, threads: 1, device: cpu}\n"
+                                         "data: {type: gmm, means: [[2.0, 0.0], [-2.0, 0.0]], std: 0.3}\n"
+                                         "sde: {type: vp}\n"
+                                         "model: {type: gmm_oracle, means: [[2.0, 0.0], [-2.0, 0.0]], std: 0.3}\n"
+                                         "train: {steps: 0}\nsample: {type: ode, method: rk45}\n";
+  std::ofstream(dir + "/cmp.yaml") << "source: oracle.yaml\nn: 300\nseed: 4\nreference_n: 500\nout_dir: '" + dir +
+                                          "/out'\nsamplers:\n"
+                                          "  - {type: euler_maruyama, steps: [5, 20]}\n"
+                                          "  - {type: euler_maruyama, steps: 20}\n"
+                                          "  - {type: ode, method: heun, steps: 7}\n"
+                                          "  - {type: pc, steps: 4, corrector_steps: 2}\n";
+  auto rows = run_compare(dir + "/cmp.yaml", {});
+  REQUIRE(rows.size() == 5);
+  CHECK(rows[0].nfe == 5);
+  CHECK(rows[1].nfe == 20);
+  CHECK(rows[2].nfe == 20);
+  CHECK(rows[3].nfe == 14);  // Heun: two per step
+  CHECK(rows[4].nfe == 12);  // predictor + 2 corrector steps, 4 times
+  // Rows 1 and 2 are the same sampler and settings: the same x_T and noise, the same samples.
+  std::string h5 = dir + "/out/compare.h5";
+  CHECK(at::equal(RunLog::read_array(h5, "compare/samples/1"), RunLog::read_array(h5, "compare/samples/2")));
+  CHECK_FALSE(at::equal(RunLog::read_array(h5, "compare/samples/0"), RunLog::read_array(h5, "compare/samples/1")));
+  CHECK(rows[1].metrics == rows[2].metrics);
+  CHECK(RunLog::read_column(h5, "compare/nfe") == std::vector<double>{5, 20, 20, 14, 12});
+  for (const char* f : {"compare.md", "compare.csv", "samples.png", "quality_vs_nfe.png"}) CHECK(fs::exists(dir + "/out/" + f));
+  // Fewer steps are worse: 5 Euler–Maruyama steps are far from the target.
+  CHECK(rows[0].metrics[0].second > rows[1].metrics[0].second);
+}
+
+TEST_CASE("a bad sampler entry in a comparison names its line before anything runs", "[experiments][compare]") {
+  std::string dir = test::scratch_dir("compare_bad");
+  std::ofstream(dir + "/oracle.yaml") << "data: {type: gmm, means: [[0.0, 0.0]]}\nmodel: {type: gmm_oracle, means: [[0.0, 0.0]]}\n"
+                                         "train: {steps: 0}\n";
+  std::ofstream(dir + "/cmp.yaml") << "source: oracle.yaml\nout_dir: '" + dir + "/out'\nsamplers:\n"
+                                          "  - {type: ode, method: euler, steps: 3}\n"
+                                          "  - {type: ddim, steps: 3}\n";
+  CHECK_THROWS_WITH(run_compare(dir + "/cmp.yaml", {}),
+                    Catch::Contains("cmp.yaml:5: samplers.1") && Catch::Contains("discrete DDPM chain"));
+  CHECK_FALSE(fs::exists(dir + "/out"));
+}
