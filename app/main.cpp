@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "experiments/commands.h"
 #include "experiments/compare.h"
+#include "experiments/sweep.h"
 
 namespace po = boost::program_options;
 using scorelab::kExitBadInput;
@@ -20,7 +21,8 @@ const char* kUsage =
     "  train <config.yaml> [key.path=value ...]     train, checkpoint, sample and evaluate a model\n"
     "  sample <checkpoint|oracle.yaml> [k=v ...]    draw samples from a checkpoint into HDF5\n"
     "  likelihood <checkpoint|oracle.yaml> [k=v ...] NLL of fresh data via the probability-flow ODE\n"
-    "  compare <cmp.yaml> [key.path=value ...]      many samplers, one model, the same x_T: one table\n\n"
+    "  compare <cmp.yaml> [key.path=value ...]      many samplers, one model, the same x_T: one table\n"
+    "  sweep <sweep.yaml> [-j N] [--emit slurm]     a grid of overrides, one run each, one summary\n\n"
     "Run 'scorelab <command> --help' for a command's options. Overrides are typed like the\n"
     "YAML values they replace, e.g. train.steps=500 sample.type=euler_maruyama.\n";
 
@@ -58,6 +60,27 @@ int compare_main(const std::vector<std::string>& args) {
   std::vector<std::string> ov;
   if (vm.count("overrides")) ov = vm["overrides"].as<std::vector<std::string>>();
   return scorelab::command_compare(vm["config"].as<std::string>(), ov);
+}
+
+int sweep_main(const std::vector<std::string>& args) {
+  po::options_description opts("scorelab sweep <sweep.yaml> [-j N] [--emit slurm]");
+  opts.add_options()("help,h", "show this help")("jobs,j", po::value<int>()->default_value(1), "runs in parallel")(
+      "emit", po::value<std::string>()->default_value(""), "slurm: write a Slurm job-array script instead of running")(
+      "config", po::value<std::string>(), "sweep YAML");
+  po::positional_options_description pos;
+  pos.add("config", 1);
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(opts).positional(pos).run(), vm);
+  if (vm.count("help") || !vm.count("config")) {
+    std::cout << opts << "\nOne run per grid point in <out_dir>/<point>; re-running skips finished points and\n"
+                         "resumes interrupted ones. Summary: summary.md, summary.csv, sweep.h5 (docs/sweeps.md).\n";
+    return vm.count("help") ? 0 : kExitBadInput;
+  }
+  scorelab::SweepOptions o;
+  o.jobs = vm["jobs"].as<int>();
+  o.emit = vm["emit"].as<std::string>();
+  if (!o.emit.empty() && o.emit != "slurm") throw po::error("--emit takes 'slurm'");
+  return scorelab::command_sweep(vm["config"].as<std::string>(), o);
 }
 
 // sample and likelihood: <checkpoint|config> [overrides] [-o out].
@@ -98,6 +121,7 @@ int main(int argc, char** argv) {
     if (cmd == "train") return train_main(args);
     if (cmd == "sample" || cmd == "likelihood") return inference_main(cmd, args);
     if (cmd == "compare") return compare_main(args);
+    if (cmd == "sweep") return sweep_main(args);
     std::cerr << "scorelab: unknown command '" << cmd << "'\n\n" << kUsage;
     return kExitBadInput;
   } catch (const scorelab::ConfigError& e) {

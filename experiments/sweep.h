@@ -1,0 +1,38 @@
+// `scorelab sweep sweep.yaml [-j N] [--emit slurm]`: a base config plus a grid (and/or zipped
+// lists) of key.path overrides, one isolated run directory per point, run in parallel as child
+// processes; a failed point is recorded with its error and does not stop the others;
+// re-running skips finished points and resumes interrupted ones (train.resume=true). At the
+// end one summary table: summary.md, summary.csv and sweep.h5.
+//
+//   base: quickstart.yaml          # relative to this file (or to the working directory)
+//   out_dir: runs/sweeps/<stem>
+//   overrides: [train.steps=500]   # applied to every point
+//   grid:                          # nested like the config; every combination
+//     loss: {weighting: [plain, likelihood]}
+//     model: {hidden: [64, 128]}
+//   zip:                           # optional: lists of one length, varied together
+//     train: {lr: [1.0e-3, 3.0e-3]}
+#pragma once
+#include <string>
+#include <vector>
+
+namespace scorelab {
+
+struct SweepPoint {
+  std::string name;                    // run directory name, from the overrides
+  std::vector<std::string> overrides;  // key.path=value
+  std::string status;                  // done | failed | planned
+  std::string error;
+  std::vector<std::pair<std::string, double>> metrics;
+};
+
+struct SweepOptions {
+  int jobs = 1;
+  std::string emit;  // "" (run) or "slurm"
+  std::string exe;   // the scorelab executable for the child runs ("": this process's own)
+};
+
+std::vector<SweepPoint> run_sweep(const std::string& sweep_yaml, const SweepOptions& o);
+int command_sweep(const std::string& sweep_yaml, const SweepOptions& o);
+
+}  // namespace scorelab

@@ -1,0 +1,83 @@
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include "core/fsutil.h"
+#include "core/h5log.h"
+#include "experiments/sweep.h"
+#include "../test_util.h"
+
+using namespace scorelab;
+namespace fs = std::filesystem;
+
+namespace {
+void write_base(const std::string& dir) {
+  std::ofstream(dir + "/base.yaml") << "run: {seed: 1, threads: 1, device: cpu}\n"
+                                       "data: {type: eight_gaussians}\n"
+                                       "model: {type: mlp, hidden: 16, depth: 2, embed_dim: 8}\n"
+                                       "train: {steps: 30, batch_size: 64, log_every: 10, ckpt_every: 30}\n"
+                                       "sample: {type: ode, method: euler, steps: 5, n: 100}\n"
+                                       "eval: {n: 100, projections: 16}\n";
+}
+SweepOptions opts(int jobs) {
+  SweepOptions o;
+  o.jobs = jobs;
+  o.exe = SCORELAB_BIN;
+  return o;
+}
+}  // namespace
+
+TEST_CASE("a 2x2 sweep makes four runs and a four-row summary; a second call skips them", "[experiments][sweep]") {
+  std::string dir = test::scratch_dir("sweep");
+  write_base(dir);
+  std::ofstream(dir + "/s.yaml") << "base: base.yaml\nout_dir: '" + dir + "/out'\n"
+                                    "grid:\n  loss: {weighting: [plain, likelihood]}\n  model: {hidden: [8, 16]}\n";
+  auto points = run_sweep(dir + "/s.yaml", opts(2));
+  REQUIRE(points.size() == 4);
+  for (const auto& p : points) {
+    INFO(p.name << ": " << p.error);
+    CHECK(p.status == "done");
+    CHECK(fs::exists(dir + "/out/" + p.name + "/checkpoints/last.pt"));
+  }
+  CHECK(points[0].name == "weighting-plain_hidden-8");
+  std::string md = read_text(dir + "/out/summary.md");
+  int rows = 0;
+  for (size_t pos = 0; (pos = md.find("\n| weighting-", pos)) != std::string::npos; ++pos) ++rows;
+  CHECK(rows == 4);
+  CHECK(RunLog::read_column(dir + "/out/sweep.h5", "points/failed") == std::vector<double>{0, 0, 0, 0});
+  // Second invocation: every run is already finished and left untouched.
+  auto stamp = fs::last_write_time(dir + "/out/" + points[0].name + "/log.h5");
+  auto again = run_sweep(dir + "/s.yaml", opts(2));
+  for (const auto& p : again) CHECK(p.status == "done");
+  CHECK(fs::last_write_time(dir + "/out/" + points[0].name + "/log.h5") == stamp);
+  CHECK_THAT(read_text(dir + "/out/logs/" + points[0].name + ".log"), Catch::Contains("already finished"));
+}
+
+TEST_CASE("a failing sweep point is reported and the others finish", "[experiments][sweep]") {
+  std::string dir = test::scratch_dir("sweep_fail");
+  write_base(dir);
+  // lr = -1 is out of range: that point fails with the config error; the other runs.
+  std::ofstream(dir + "/s.yaml") << "base: base.yaml\nout_dir: '" + dir + "/out'\n"
+                                    "zip:\n  train: {lr: [1.0e-3, -1]}\n";
+  auto points = run_sweep(dir + "/s.yaml", opts(1));
+  REQUIRE(points.size() == 2);
+  CHECK(points[0].status == "done");
+  CHECK(points[1].status == "failed");
+  CHECK_THAT(points[1].error, Catch::Contains("train.lr: must be > 0"));
+  CHECK_THAT(read_text(dir + "/out/summary.md"), Catch::Contains("failed") && Catch::Contains("train.lr"));
+  CHECK(RunLog::read_column(dir + "/out/sweep.h5", "points/failed") == std::vector<double>{0, 1});
+}
+
+TEST_CASE("--emit slurm writes a job array instead of running", "[experiments][sweep]") {
+  std::string dir = test::scratch_dir("sweep_slurm");
+  write_base(dir);
+  std::ofstream(dir + "/s.yaml") << "base: base.yaml\nout_dir: '" + dir + "/out'\ngrid:\n  model: {hidden: [8, 16, 32]}\n";
+  SweepOptions o = opts(1);
+  o.emit = "slurm";
+  run_sweep(dir + "/s.yaml", o);
+  std::string script = read_text(dir + "/out/sweep.slurm");
+  CHECK_THAT(script, Catch::Contains("#SBATCH --array=0-2") && Catch::Contains("model.hidden=32") &&
+                         Catch::Contains("SLURM_ARRAY_TASK_ID"));
+  CHECK_FALSE(fs::exists(dir + "/out/hidden-8"));
+}
