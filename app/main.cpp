@@ -1,4 +1,5 @@
 // scorelab: the command-line interface. Thin: parses arguments and calls experiments/.
+#include <functional>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -26,85 +27,86 @@ const char* kUsage =
     "Run 'scorelab <command> --help' for a command's options. Overrides are typed like the\n"
     "YAML values they replace, e.g. train.steps=500 sample.type=euler_maruyama.\n";
 
-int train_main(const std::vector<std::string>& args) {
-  po::options_description opts("scorelab train <config.yaml> [key.path=value ...]");
-  opts.add_options()("help,h", "show this help")("config", po::value<std::string>(), "experiment YAML file")(
+// "<input> [key.path=value ...]" and a command's own options; prints the help (and sets
+// `exit`) when asked for or when the input is missing.
+struct Parsed {
+  po::variables_map vm;
+  std::string input;
+  std::vector<std::string> overrides;
+  int exit = -1;
+};
+
+Parsed parse(const std::vector<std::string>& args, const std::string& usage, const std::string& input_help,
+             const std::string& epilogue, const std::function<void(po::options_description_easy_init)>& extra = {}) {
+  po::options_description opts(usage);
+  auto add = opts.add_options();
+  add("help,h", "show this help");
+  if (extra) extra(add);
+  opts.add_options()("input", po::value<std::string>(), input_help.c_str())(
       "overrides", po::value<std::vector<std::string>>()->multitoken(), "key.path=value overrides");
   po::positional_options_description pos;
-  pos.add("config", 1).add("overrides", -1);
-  po::variables_map vm;
-  po::store(po::command_line_parser(args).options(opts).positional(pos).run(), vm);
-  if (vm.count("help") || !vm.count("config")) {
-    std::cout << opts << "\nTrains the model described by the config; writes runs/<run.name>/{config.yaml,"
-                         "log.h5,checkpoints/last.pt,samples/}.\n";
-    return vm.count("help") ? 0 : kExitBadInput;
+  pos.add("input", 1).add("overrides", -1);
+  Parsed p;
+  po::store(po::command_line_parser(args).options(opts).positional(pos).run(), p.vm);
+  if (p.vm.count("help") || !p.vm.count("input")) {
+    std::cout << opts << "\n" << epilogue;
+    p.exit = p.vm.count("help") ? 0 : kExitBadInput;
+    return p;
   }
-  std::vector<std::string> ov;
-  if (vm.count("overrides")) ov = vm["overrides"].as<std::vector<std::string>>();
-  return scorelab::command_train(vm["config"].as<std::string>(), ov);
+  p.input = p.vm["input"].as<std::string>();
+  if (p.vm.count("overrides")) p.overrides = p.vm["overrides"].as<std::vector<std::string>>();
+  return p;
+}
+
+int train_main(const std::vector<std::string>& args) {
+  Parsed p = parse(args, "scorelab train <config.yaml> [key.path=value ...]", "experiment YAML file",
+                   "Trains the model described by the config; writes runs/<run.name>/{config.yaml,log.h5,"
+                   "checkpoints/last.pt,samples/}.\n");
+  return p.exit >= 0 ? p.exit : scorelab::command_train(p.input, p.overrides);
 }
 
 int compare_main(const std::vector<std::string>& args) {
-  po::options_description opts("scorelab compare <cmp.yaml> [key.path=value ...]");
-  opts.add_options()("help,h", "show this help")("config", po::value<std::string>(), "comparison YAML")(
-      "overrides", po::value<std::vector<std::string>>()->multitoken(), "key.path=value overrides of the comparison file");
-  po::positional_options_description pos;
-  pos.add("config", 1).add("overrides", -1);
-  po::variables_map vm;
-  po::store(po::command_line_parser(args).options(opts).positional(pos).run(), vm);
-  if (vm.count("help") || !vm.count("config")) {
-    std::cout << opts << "\nRuns every sampler of the file on one checkpoint or oracle from the same x_T; writes\n"
-                         "compare.md, compare.csv, compare.h5, samples.png and quality_vs_nfe.png (docs/compare.md).\n";
-    return vm.count("help") ? 0 : kExitBadInput;
-  }
-  std::vector<std::string> ov;
-  if (vm.count("overrides")) ov = vm["overrides"].as<std::vector<std::string>>();
-  return scorelab::command_compare(vm["config"].as<std::string>(), ov);
+  Parsed p = parse(args, "scorelab compare <cmp.yaml> [key.path=value ...]", "comparison YAML",
+                   "Runs every sampler of the file on one checkpoint or oracle from the same x_T; writes\n"
+                   "compare.md, compare.csv, compare.h5, samples.png and quality_vs_nfe.png (docs/compare.md).\n");
+  return p.exit >= 0 ? p.exit : scorelab::command_compare(p.input, p.overrides);
 }
 
 int sweep_main(const std::vector<std::string>& args) {
-  po::options_description opts("scorelab sweep <sweep.yaml> [-j N] [--emit slurm]");
-  opts.add_options()("help,h", "show this help")("jobs,j", po::value<int>()->default_value(1), "runs in parallel")(
-      "emit", po::value<std::string>()->default_value(""), "slurm: write a Slurm job-array script instead of running")(
-      "config", po::value<std::string>(), "sweep YAML");
-  po::positional_options_description pos;
-  pos.add("config", 1);
-  po::variables_map vm;
-  po::store(po::command_line_parser(args).options(opts).positional(pos).run(), vm);
-  if (vm.count("help") || !vm.count("config")) {
-    std::cout << opts << "\nOne run per grid point in <out_dir>/<point>; re-running skips finished points and\n"
-                         "resumes interrupted ones. Summary: summary.md, summary.csv, sweep.h5 (docs/sweeps.md).\n";
-    return vm.count("help") ? 0 : kExitBadInput;
-  }
+  Parsed p = parse(args, "scorelab sweep <sweep.yaml> [-j N] [--emit slurm]", "sweep YAML",
+                   "One run per grid point in <out_dir>/<point>; re-running skips finished points and\n"
+                   "resumes interrupted ones. Summary: summary.md, summary.csv, sweep.h5 (docs/sweeps.md).\n",
+                   [](po::options_description_easy_init add) {
+                     add("jobs,j", po::value<int>()->default_value(1), "runs in parallel")(
+                         "emit", po::value<std::string>()->default_value(""),
+                         "slurm: write a Slurm job-array script instead of running");
+                   });
+  if (p.exit >= 0) return p.exit;
+  if (!p.overrides.empty()) throw po::error("sweep takes no overrides: put them under `overrides:` in the file");
   scorelab::SweepOptions o;
-  o.jobs = vm["jobs"].as<int>();
-  o.emit = vm["emit"].as<std::string>();
+  o.jobs = p.vm["jobs"].as<int>();
+  o.emit = p.vm["emit"].as<std::string>();
   if (!o.emit.empty() && o.emit != "slurm") throw po::error("--emit takes 'slurm'");
-  return scorelab::command_sweep(vm["config"].as<std::string>(), o);
+  return scorelab::command_sweep(p.input, o);
 }
 
 // sample and likelihood: <checkpoint|config> [overrides] [-o out].
 int inference_main(const std::string& cmd, const std::vector<std::string>& args) {
-  po::options_description opts("scorelab " + cmd + " <checkpoint|oracle.yaml> [key.path=value ...]");
-  opts.add_options()("help,h", "show this help")(
-      "out,o", po::value<std::string>()->default_value(""),
-      cmd == "sample" ? "output HDF5 file (default: <run dir>/samples.h5)" : "output HDF5 file (default: <run dir>/likelihood.h5)")(
-      "source", po::value<std::string>(), "checkpoint (runs/<name>/checkpoints/last.pt) or a config with an oracle model")(
-      "overrides", po::value<std::vector<std::string>>()->multitoken(), "key.path=value overrides (sample.*, likelihood.*, run.seed, ...)");
-  po::positional_options_description pos;
-  pos.add("source", 1).add("overrides", -1);
-  po::variables_map vm;
-  po::store(po::command_line_parser(args).options(opts).positional(pos).run(), vm);
-  if (vm.count("help") || !vm.count("source")) {
-    std::cout << opts << "\nUses the checkpoint's stored config, changed by the overrides, e.g.\n"
-              << (cmd == "sample" ? "  scorelab sample runs/quickstart/checkpoints/last.pt sample.type=ode sample.n=5000\n"
-                                  : "  scorelab likelihood runs/quickstart/checkpoints/last.pt likelihood.n=2000\n");
-    return vm.count("help") ? 0 : kExitBadInput;
-  }
-  std::vector<std::string> ov;
-  if (vm.count("overrides")) ov = vm["overrides"].as<std::vector<std::string>>();
-  const std::string src = vm["source"].as<std::string>(), out = vm["out"].as<std::string>();
-  return cmd == "sample" ? scorelab::command_sample(src, ov, out) : scorelab::command_likelihood(src, ov, out);
+  const bool sample = cmd == "sample";
+  Parsed p = parse(args, "scorelab " + cmd + " <checkpoint|oracle.yaml> [key.path=value ...]",
+                   "checkpoint (runs/<name>/checkpoints/last.pt) or a config with an oracle model",
+                   std::string("Uses the checkpoint's stored config, changed by the overrides, e.g.\n") +
+                       (sample ? "  scorelab sample runs/quickstart/checkpoints/last.pt sample.type=ode sample.n=5000\n"
+                               : "  scorelab likelihood runs/quickstart/checkpoints/last.pt likelihood.n=2000\n"),
+                   [sample](po::options_description_easy_init add) {
+                     add("out,o", po::value<std::string>()->default_value(""),
+                         sample ? "output HDF5 file (default: <run dir>/samples.h5)"
+                                : "output HDF5 file (default: <run dir>/likelihood.h5)");
+                   });
+  if (p.exit >= 0) return p.exit;
+  const std::string out = p.vm["out"].as<std::string>();
+  return sample ? scorelab::command_sample(p.input, p.overrides, out)
+                : scorelab::command_likelihood(p.input, p.overrides, out);
 }
 
 }  // namespace
