@@ -89,7 +89,10 @@ TEST_CASE("train then sample from the checkpoint; samples do not depend on the b
   at::Tensor a = RunLog::read_array(dir + "/a.h5", "samples");
   at::Tensor b = RunLog::read_array(dir + "/b.h5", "samples");
   CHECK(a.sizes() == at::IntArrayRef({60, 2}));
-  CHECK(at::equal(a, b));
+  // The noise is identical; the network's matrix products may round differently for another
+  // batch size (BLAS blocking), so compare to float32 rounding, not bit for bit.
+  INFO("max difference " << (a - b).abs().max().item<double>());
+  CHECK(at::allclose(a, b, 1e-5, 1e-5));
   CHECK(RunLog::read_attr(dir + "/a.h5", "samples", "nfe") == std::to_string(25.0));
   // A bad override for sample is bad input too, and writes no file.
   r = run_cli("sample " + ckpt + " sample.steps=0 -o " + dir + "/c.h5", dir);
