@@ -69,7 +69,7 @@ TEST_CASE("a failing sweep point is reported and the others finish", "[experimen
   CHECK(RunLog::read_column(dir + "/out/sweep.h5", "points/failed") == std::vector<double>{0, 1});
 }
 
-TEST_CASE("--emit slurm writes a job array instead of running", "[experiments][sweep]") {
+TEST_CASE("sweep with emit slurm writes a job array instead of running", "[experiments][sweep]") {
   std::string dir = test::scratch_dir("sweep_slurm");
   write_base(dir);
   std::ofstream(dir + "/s.yaml") << "base: base.yaml\nout_dir: '" + dir + "/out'\ngrid:\n  model: {hidden: [8, 16, 32]}\n";
