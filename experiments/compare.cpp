@@ -98,44 +98,6 @@ std::string fmt(double v) {
   return os.str();
 }
 
-// Quality (first metric) against NFE on log-log axes, one colour per sampler entry.
-void plot_quality_vs_nfe(const std::string& path, const std::vector<CompareRow>& rows, const std::vector<Setting>& st) {
-  const int W = 640, H = 400, m = 40;
-  std::vector<uint8_t> img(3 * W * H, 255);
-  auto put = [&](int x, int y, const uint8_t* c) {
-    if (x < 0 || y < 0 || x >= W || y >= H) return;
-    std::memcpy(&img[3 * (y * W + x)], c, 3);
-  };
-  double lx0 = 1e9, lx1 = -1e9, ly0 = 1e9, ly1 = -1e9;
-  for (const auto& r : rows) {
-    double lx = std::log(std::max<int64_t>(1, r.nfe)), ly = std::log(std::max(1e-12, r.metrics[0].second));
-    lx0 = std::min(lx0, lx), lx1 = std::max(lx1, lx), ly0 = std::min(ly0, ly), ly1 = std::max(ly1, ly);
-  }
-  if (lx1 <= lx0) lx1 = lx0 + 1;
-  if (ly1 <= ly0) ly1 = ly0 + 1;
-  const uint8_t grey[3] = {150, 150, 150};
-  for (int x = m; x < W - m; ++x) put(x, H - m, grey);
-  for (int y = m; y < H - m; ++y) put(m, y, grey);
-  static const uint8_t palette[8][3] = {{31, 119, 180}, {255, 127, 14}, {44, 160, 44},  {214, 39, 40},
-                                        {148, 103, 189}, {140, 86, 75}, {227, 119, 194}, {127, 127, 127}};
-  auto px = [&](const CompareRow& r) {
-    return std::pair<int, int>{m + static_cast<int>((std::log(std::max<int64_t>(1, r.nfe)) - lx0) / (lx1 - lx0) * (W - 2 * m)),
-                               H - m - static_cast<int>((std::log(std::max(1e-12, r.metrics[0].second)) - ly0) / (ly1 - ly0) * (H - 2 * m))};
-  };
-  for (size_t i = 0; i < rows.size(); ++i) {
-    const uint8_t* c = palette[st[i].entry % 8];
-    auto [x, y] = px(rows[i]);
-    for (int dy = -3; dy <= 3; ++dy)
-      for (int dx = -3; dx <= 3; ++dx) put(x + dx, y + dy, c);
-    if (i > 0 && st[i - 1].entry == st[i].entry) {
-      auto [x0, y0] = px(rows[i - 1]);
-      int n = std::max(std::abs(x - x0), std::abs(y - y0)) + 1;
-      for (int k = 0; k <= n; ++k) put(x0 + (x - x0) * k / n, y0 + (y - y0) * k / n, c);
-    }
-  }
-  write_png(path, img, W, H);
-}
-
 }  // namespace
 
 std::vector<CompareRow> run_compare(const std::string& path, const std::vector<std::string>& cli_overrides) {
@@ -240,7 +202,16 @@ std::vector<CompareRow> run_compare(const std::string& path, const std::vector<s
   }
   bool curve = false;
   for (size_t i = 1; i < settings.size(); ++i) curve |= settings[i].entry == settings[i - 1].entry && settings[i].steps > 0;
-  if (curve) plot_quality_vs_nfe(out_dir + "/quality_vs_nfe.png", rows, settings);
+  if (curve) {
+    // Quality (sliced W2) against NFE on log-log axes, one series per sampler entry.
+    std::vector<LineSeries> series;
+    for (size_t i = 0; i < rows.size(); ++i) {
+      if (i == 0 || settings[i].entry != settings[i - 1].entry) series.emplace_back();
+      series.back().x.push_back(static_cast<double>(rows[i].nfe));
+      series.back().y.push_back(rows[i].metrics[0].second);
+    }
+    write_line_plot(out_dir + "/quality_vs_nfe.png", series, true, true);
+  }
   std::cout << header << md.str() << "\nwritten to " << out_dir << "/\n";
   return rows;
 }

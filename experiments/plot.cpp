@@ -69,6 +69,51 @@ void write_image_grids(const std::string& path, const std::vector<at::Tensor>& b
   write_png(path, img, width, height);
 }
 
+void write_line_plot(const std::string& path, const std::vector<LineSeries>& series, bool log_x, bool log_y, int W,
+                     int H) {
+  const int m = 40;
+  std::vector<uint8_t> img(3 * W * H, 255);
+  auto put = [&](int x, int y, const uint8_t* c) {
+    if (x < 0 || y < 0 || x >= W || y >= H) return;
+    std::memcpy(&img[3 * (y * W + x)], c, 3);
+  };
+  auto tx = [&](double v) { return log_x ? std::log(std::max(v, 1e-300)) : v; };
+  auto ty = [&](double v) { return log_y ? std::log(std::max(v, 1e-300)) : v; };
+  double x0 = 1e300, x1 = -1e300, y0 = 1e300, y1 = -1e300;
+  for (const auto& s : series)
+    for (size_t i = 0; i < s.x.size(); ++i) {
+      if (!std::isfinite(ty(s.y[i]))) continue;
+      x0 = std::min(x0, tx(s.x[i])), x1 = std::max(x1, tx(s.x[i]));
+      y0 = std::min(y0, ty(s.y[i])), y1 = std::max(y1, ty(s.y[i]));
+    }
+  if (!(x1 > x0)) x1 = x0 + 1;
+  if (!(y1 > y0)) y1 = y0 + 1;
+  const uint8_t grey[3] = {150, 150, 150};
+  for (int x = m; x < W - m; ++x) put(x, H - m, grey);
+  for (int y = m; y < H - m; ++y) put(m, y, grey);
+  static const uint8_t palette[8][3] = {{31, 119, 180}, {255, 127, 14}, {44, 160, 44},  {214, 39, 40},
+                                        {148, 103, 189}, {140, 86, 75}, {227, 119, 194}, {127, 127, 127}};
+  for (size_t k = 0; k < series.size(); ++k) {
+    const uint8_t* c = palette[k % 8];
+    const auto& s = series[k];
+    int px_prev = 0, py_prev = 0;
+    for (size_t i = 0; i < s.x.size(); ++i) {
+      if (!std::isfinite(ty(s.y[i]))) continue;
+      int px = m + static_cast<int>((tx(s.x[i]) - x0) / (x1 - x0) * (W - 2 * m));
+      int py = H - m - static_cast<int>((ty(s.y[i]) - y0) / (y1 - y0) * (H - 2 * m));
+      int r = s.x.size() > 50 ? 1 : 3;
+      for (int dy = -r; dy <= r; ++dy)
+        for (int dx = -r; dx <= r; ++dx) put(px + dx, py + dy, c);
+      if (i > 0) {
+        int n = std::max(std::abs(px - px_prev), std::abs(py - py_prev)) + 1;
+        for (int j = 0; j <= n; ++j) put(px_prev + (px - px_prev) * j / n, py_prev + (py - py_prev) * j / n, c);
+      }
+      px_prev = px, py_prev = py;
+    }
+  }
+  write_png(path, img, W, H);
+}
+
 void write_scatter_png(const std::string& path, const std::vector<ScatterPanel>& panels, double extent, int size) {
   const int gap = 8;
   int width = static_cast<int>(panels.size()) * size + (static_cast<int>(panels.size()) - 1) * gap;

@@ -22,6 +22,14 @@ void write_scatter_png(const std::string& path, const std::vector<ScatterPanel>&
 void write_image_grids(const std::string& path, const std::vector<at::Tensor>& batches, double lo = -1.0,
                        double hi = 1.0);
 
+// Line plot: each series a polyline with dots, on shared axes (log scales optional). No text:
+// colours follow the order of the series (blue, orange, green, red, purple, brown, pink, grey).
+struct LineSeries {
+  std::vector<double> x, y;
+};
+void write_line_plot(const std::string& path, const std::vector<LineSeries>& series, bool log_x, bool log_y,
+                     int width = 640, int height = 400);
+
 // Writes an RGB image [H, W, 3] of uint8 to a PNG file (atomically).
 void write_png(const std::string& path, const std::vector<uint8_t>& rgb, int width, int height);
 

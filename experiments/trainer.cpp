@@ -291,6 +291,9 @@ TrainSummary train(Experiment& ex) {
     ema.copy_to(sampler_model->module()->parameters());
   }
   finish_with_evaluation(ex, *sampler_model, ex.sample.use_ema ? "ema" : "raw", *log, ex.train.steps, sum);
+  // Loss curve (log scale) of the whole run, from the log.
+  std::vector<double> steps = RunLog::read_column(log_path, "train/step"), loss = RunLog::read_column(log_path, "train/loss");
+  if (steps.size() > 1) write_line_plot(sum.run_dir + "/samples/loss.png", {{steps, loss}}, false, true);
   return sum;
 }
 

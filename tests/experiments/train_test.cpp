@@ -35,6 +35,7 @@ TEST_CASE("the quickstart model learns: sliced W2 of samples far below the prior
   CHECK(s.sliced_w2 < s.sliced_w2_prior / 3);
   CHECK(s.sliced_w2_floor < s.sliced_w2_prior / 3);  // the metric itself resolves the gap
   CHECK(fs::exists(dir + "/learns/samples/final.png"));
+  CHECK(fs::exists(dir + "/learns/samples/loss.png"));
   CHECK(fs::exists(dir + "/learns/config.yaml"));
   CHECK(RunLog::read_column(dir + "/learns/log.h5", "train/step").size() == 1500 / 50);
   CHECK(RunLog::read_column(dir + "/learns/log.h5", "eval/sliced_w2").at(0) == Approx(s.sliced_w2).epsilon(1e-12));
