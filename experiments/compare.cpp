@@ -117,7 +117,9 @@ std::vector<CompareRow> run_compare(const std::string& path, const std::vector<s
   cmp.check_unused();
 
   // Build every sampler before sampling anything: a bad setting fails now, naming its entry.
-  std::vector<Loaded> models;
+  // The model is loaded once; each row is the source's config with its own sample section.
+  std::vector<Experiment> rows_ex;
+  std::unique_ptr<Loaded> loaded;
   for (const auto& s : settings) {
     // The sampler's section replaces the source's `sample` section whole.
     std::string section = "sample={n: " + std::to_string(n);
@@ -126,12 +128,13 @@ std::vector<CompareRow> run_compare(const std::string& path, const std::vector<s
     ov.push_back(section + "}");
     ov.push_back("run.seed=" + std::to_string(seed));
     try {
-      models.push_back(load_for_inference(source, ov));
+      if (!loaded) loaded = std::make_unique<Loaded>(load_for_inference(source, ov));
+      rows_ex.push_back(with_overrides(*loaded, ov));
     } catch (const ConfigError& e) {
       cmp.fail("samplers." + std::to_string(s.entry), std::string("this sampler's settings: ") + e.what());
     }
   }
-  const Experiment& ex0 = models.front().ex;
+  const Experiment& ex0 = rows_ex.front();
   if (ex0.run.threads > 0) at::set_num_threads(static_cast<int>(ex0.run.threads));
   at::Generator ref_gen = make_generator(static_cast<uint64_t>(seed) + 7919);
   at::Tensor ref = ex0.data->sample(ref_n, ref_gen);
@@ -141,9 +144,8 @@ std::vector<CompareRow> run_compare(const std::string& path, const std::vector<s
   std::vector<CompareRow> rows;
   std::vector<at::Tensor> samples;
   for (size_t i = 0; i < settings.size(); ++i) {
-    Loaded& l = models[i];
-    SampleResult r = draw_samples(l.ex, *l.model, n, static_cast<uint64_t>(seed), settings[i].sampler);
-    CompareRow row{settings[i].sampler, settings[i].label, r.nfe, r.seconds, score(r.x, ref, sw, *l.ex.data)};
+    SampleResult r = draw_samples(rows_ex[i], *loaded->model, n, static_cast<uint64_t>(seed), settings[i].sampler);
+    CompareRow row{settings[i].sampler, settings[i].label, r.nfe, r.seconds, score(r.x, ref, sw, *ex0.data)};
     rows.push_back(row);
     samples.push_back(r.x);
   }

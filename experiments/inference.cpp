@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 
 #include "core/checkpoint.h"
+#include "core/fsutil.h"
 
 namespace scorelab {
 namespace fs = std::filesystem;
@@ -21,6 +22,8 @@ Loaded load_for_inference(const std::string& source, const std::vector<std::stri
   if (is_config_file(source)) {
     Config cfg = Config::load_file(source, overrides);
     Loaded l{build_experiment(cfg, fs::path(source).stem().string())};
+    l.config_text = read_text(source);
+    l.config_source = source;
     l.model = l.ex.make_model();
     if (l.model->module())
       throw ConfigError(source + ": model." + "type is a trainable network; pass its checkpoint instead of the config");
@@ -35,6 +38,8 @@ Loaded load_for_inference(const std::string& source, const std::vector<std::stri
   }
   Config cfg = Config::from_string(meta.config_yaml, source + ":config", overrides);
   Loaded l{build_experiment(cfg, "sample")};
+  l.config_text = meta.config_yaml;
+  l.config_source = source + ":config";
   l.step = meta.step;
   l.model = l.ex.make_model();
   torch::nn::Module& net = *l.model->module();
@@ -51,5 +56,9 @@ Loaded load_for_inference(const std::string& source, const std::vector<std::stri
   return l;
 }
 
+
+Experiment with_overrides(const Loaded& l, const std::vector<std::string>& overrides) {
+  return build_experiment(Config::from_string(l.config_text, l.config_source, overrides), l.ex.run.name);
+}
 
 }  // namespace scorelab

@@ -127,7 +127,8 @@ TrainSummary train(Experiment& ex) {
     ex.cfg.at("train").fail("resume", sum.run_dir +
                                           " already holds a run; set train.resume=true to continue it, or "
                                           "choose another run.name");
-  if (ex.train.steps > 0 && !ex.make_model()->module())
+  std::shared_ptr<ScoreModel> model = ex.make_model();
+  if (ex.train.steps > 0 && !model->module())
     ex.cfg.at("train").fail("steps", "the model is exact (an oracle) and has nothing to train; set train.steps=0 "
                                      "to evaluate its samples");
   CheckpointMeta meta;
@@ -142,7 +143,6 @@ TrainSummary train(Experiment& ex) {
     }
   }
 
-  std::shared_ptr<ScoreModel> model = ex.make_model();
   if (!model->module()) return evaluate_only(ex, *model);
 
   // Model, optimiser, EMA, generators.
@@ -220,6 +220,16 @@ TrainSummary train(Experiment& ex) {
   auto t0 = std::chrono::steady_clock::now();
   auto t_last = t0;
   int64_t last_logged = sum.start_step;
+  std::shared_ptr<ScoreModel> ema_model;  // the EMA weights in a model, built on first use
+  auto with_ema_weights = [&]() -> ScoreModel& {
+    if (!ema_model) {
+      ema_model = ex.make_model();
+      ema_model->module()->to(ex.device, ex.run.dtype);
+      ema_model->module()->eval();
+    }
+    ema.copy_to(ema_model->module()->parameters());
+    return *ema_model;
+  };
   std::vector<at::Tensor> acc;  // loss, parts..., grad_norm
   net.train();
   for (int64_t step = sum.start_step + 1; step <= ex.train.steps; ++step) {
@@ -264,14 +274,11 @@ TrainSummary train(Experiment& ex) {
     if (step % ex.train.ckpt_every == 0 || step == ex.train.steps) save(step);
     if (ex.eval.every > 0 && step % ex.eval.every == 0 && step < ex.train.steps) {
       // A sample plot with the current EMA weights (same seed every time: the same x_T).
-      auto snapshot = ex.make_model();
-      snapshot->module()->to(ex.device, ex.run.dtype);
-      ema.copy_to(snapshot->module()->parameters());
-      snapshot->module()->eval();
+      ScoreModel& snapshot = with_ema_weights();
       at::Generator plot_gen = make_generator(ex.run.seed + 7919);
       const bool was_quiet = Progress::quiet();
       Progress::set_quiet(true);
-      SampleResult s = draw_samples(ex, *snapshot, ex.eval.grid, ex.run.seed, "sample");
+      SampleResult s = draw_samples(ex, snapshot, ex.eval.grid, ex.run.seed, "sample");
       Progress::set_quiet(was_quiet);
       char name[64];
       std::snprintf(name, sizeof name, "/samples/step_%08ld.png", static_cast<long>(step));
@@ -284,13 +291,8 @@ TrainSummary train(Experiment& ex) {
 
   // Final evaluation on the EMA weights.
   net.eval();
-  std::shared_ptr<ScoreModel> sampler_model = model;
-  if (ex.sample.use_ema) {
-    sampler_model = ex.make_model();
-    sampler_model->module()->to(ex.device, ex.run.dtype);
-    ema.copy_to(sampler_model->module()->parameters());
-  }
-  finish_with_evaluation(ex, *sampler_model, ex.sample.use_ema ? "ema" : "raw", *log, ex.train.steps, sum);
+  ScoreModel& sampler_model = ex.sample.use_ema ? with_ema_weights() : *model;
+  finish_with_evaluation(ex, sampler_model, ex.sample.use_ema ? "ema" : "raw", *log, ex.train.steps, sum);
   // Loss curve (log scale) of the whole run, from the log.
   std::vector<double> steps = RunLog::read_column(log_path, "train/step"), loss = RunLog::read_column(log_path, "train/loss");
   if (steps.size() > 1) write_line_plot(sum.run_dir + "/samples/loss.png", {{steps, loss}}, false, true);
