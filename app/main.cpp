@@ -7,6 +7,7 @@
 #include <boost/program_options.hpp>
 
 #include "core/error.h"
+#include "experiments/classifier.h"
 #include "experiments/commands.h"
 #include "experiments/compare.h"
 #include "experiments/sweep.h"
@@ -23,7 +24,8 @@ const char* kUsage =
     "  sample <checkpoint|oracle.yaml> [k=v ...]    draw samples from a checkpoint into HDF5\n"
     "  likelihood <checkpoint|oracle.yaml> [k=v ...] NLL of fresh data via the probability-flow ODE\n"
     "  compare <cmp.yaml> [key.path=value ...]      many samplers, one model, the same x_T: one table\n"
-    "  sweep <sweep.yaml> [-j N] [--emit slurm]     a grid of overrides, one run each, one summary\n\n"
+    "  sweep <sweep.yaml> [-j N] [--emit slurm]     a grid of overrides, one run each, one summary\n"
+    "  train-classifier <config.yaml> [k=v ...]     the image classifier behind the Fréchet distance\n\n"
     "Run 'scorelab <command> --help' for a command's options. Overrides are typed like the\n"
     "YAML values they replace, e.g. train.steps=500 sample.type=euler_maruyama.\n";
 
@@ -63,6 +65,14 @@ int train_main(const std::vector<std::string>& args) {
                    "Trains the model described by the config; writes runs/<run.name>/{config.yaml,log.h5,"
                    "checkpoints/last.pt,samples/}.\n");
   return p.exit >= 0 ? p.exit : scorelab::command_train(p.input, p.overrides);
+}
+
+int train_classifier_main(const std::vector<std::string>& args) {
+  Parsed p = parse(args, "scorelab train-classifier <config.yaml> [key.path=value ...]", "experiment YAML file",
+                   "Trains (or finds in classifier.cache_dir) the small CNN whose features the image Fréchet\n"
+                   "distance uses, on the labels of the config's data set; prints its test accuracy and the\n"
+                   "train-vs-test floor of the distance (docs/metrics.md).\n");
+  return p.exit >= 0 ? p.exit : scorelab::command_train_classifier(p.input, p.overrides);
 }
 
 int compare_main(const std::vector<std::string>& args) {
@@ -124,6 +134,7 @@ int main(int argc, char** argv) {
     if (cmd == "sample" || cmd == "likelihood") return inference_main(cmd, args);
     if (cmd == "compare") return compare_main(args);
     if (cmd == "sweep") return sweep_main(args);
+    if (cmd == "train-classifier") return train_classifier_main(args);
     std::cerr << "scorelab: unknown command '" << cmd << "'\n\n" << kUsage;
     return kExitBadInput;
   } catch (const scorelab::ConfigError& e) {

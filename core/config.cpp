@@ -361,6 +361,18 @@ std::vector<int64_t> Config::get_int_list(const std::string& key, const std::vec
   return v;
 }
 
+std::vector<std::string> Config::get_choice_list(const std::string& key, const std::vector<std::string>& def,
+                                                 const std::vector<std::string>& choices) const {
+  std::vector<std::string> v = read_list(*this, key, lookup(key), def, "names");
+  std::string allowed;
+  for (const auto& c : choices) allowed += (allowed.empty() ? "" : ", ") + c;
+  for (const auto& e : v)
+    if (std::find(choices.begin(), choices.end(), e) == choices.end())
+      fail(key, "unknown entry '" + e + "' (choose from: " + allowed + ")");
+  record(key, YAML::Node(v));
+  return v;
+}
+
 Config::NumberArray Config::get_array(const std::string& key) const {
   YAML::Node n = lookup(key);
   if (!n.IsDefined() || n.IsNull()) fail(key, "required key is missing");

@@ -52,6 +52,9 @@ class Config {
                          const std::vector<std::string>& choices) const;
   std::vector<double> get_double_list(const std::string& key, const std::vector<double>& def) const;
   std::vector<int64_t> get_int_list(const std::string& key, const std::vector<int64_t>& def) const;
+  // A list whose entries must each be one of `choices`.
+  std::vector<std::string> get_choice_list(const std::string& key, const std::vector<std::string>& def,
+                                           const std::vector<std::string>& choices) const;
   // A rectangular nested list of numbers (a scalar, a vector, a matrix, ...), row-major.
   struct NumberArray {
     std::vector<double> values;

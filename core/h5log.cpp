@@ -238,6 +238,9 @@ void RunLog::declare_table(const std::string& group, const std::vector<std::stri
   Table t;
   t.columns = columns;
   hid_t g = ensure_group(file_, group);
+  std::string names;
+  for (const auto& c : columns) names += (names.empty() ? "" : ",") + c;
+  set_string_attr(g, "columns", names);  // the table's column order (HDF5 lists names sorted)
   for (const auto& c : columns) {
     bool is_step = c == "step";
     hid_t ds;

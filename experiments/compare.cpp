@@ -14,9 +14,8 @@
 #include "core/device.h"
 #include "core/fsutil.h"
 #include "core/h5log.h"
-#include "experiments/gmm_dataset.h"
 #include "experiments/inference.h"
-#include "experiments/metrics.h"
+#include "experiments/evaluation.h"
 #include "experiments/plot.h"
 
 namespace scorelab {
@@ -67,30 +66,6 @@ std::vector<Setting> expand(const Config& cmp) {
   return out;
 }
 
-// Metrics of samples x against the reference: sliced W2 always; MMD and energy distance on
-// up to 2000 points; mixture coverage, component-mass error and the exact NLL for GMM data.
-std::vector<std::pair<std::string, double>> score(const at::Tensor& x, const at::Tensor& ref,
-                                                  const SlicedW2Reference& sw, const Dataset& data) {
-  std::vector<std::pair<std::string, double>> m{{"sliced_w2", sw.distance(x)}};
-  if (!data.is_image()) {
-    at::Tensor xs = x.slice(0, 0, std::min<int64_t>(2000, x.size(0)));
-    at::Tensor rs = ref.slice(0, 0, std::min<int64_t>(2000, ref.size(0)));
-    m.push_back({"mmd2", mmd_rbf(xs, rs).first});
-    m.push_back({"energy_distance", energy_distance(xs, rs)});
-  }
-  if (const auto* gmm = dynamic_cast<const GMMDataset*>(&data)) {
-    const GaussianMixture& g = gmm->mixture();
-    at::Tensor x64 = x.to(at::kCPU, at::kDouble).reshape({x.size(0), -1});
-    at::Tensor one = at::ones({x.size(0)}, at::kDouble), zero = at::zeros({x.size(0)}, at::kDouble);
-    at::Tensor k = g.responsibilities(x64, one, zero).argmax(1);
-    at::Tensor mass = at::bincount(k, {}, g.weights.size(0)).to(at::kDouble) / x.size(0);
-    m.push_back({"coverage", (mass >= 0.5 * g.weights).to(at::kDouble).mean().item<double>()});
-    m.push_back({"mass_tv", 0.5 * (mass - g.weights).abs().sum().item<double>()});
-    m.push_back({"nll_target", -g.log_prob(x64, one, zero).mean().item<double>()});
-  }
-  return m;
-}
-
 std::string fmt(double v) {
   std::ostringstream os;
   os.precision(5);
@@ -136,16 +111,14 @@ std::vector<CompareRow> run_compare(const std::string& path, const std::vector<s
   }
   const Experiment& ex0 = rows_ex.front();
   if (ex0.run.threads > 0) at::set_num_threads(static_cast<int>(ex0.run.threads));
-  at::Generator ref_gen = make_generator(static_cast<uint64_t>(seed) + 7919);
-  at::Tensor ref = ex0.data->sample(ref_n, ref_gen);
-  at::Generator proj = make_generator(static_cast<uint64_t>(seed) + 77);
-  SlicedW2Reference sw(ref, projections, proj);
+  Evaluator ev(ex0, ref_n, projections, static_cast<uint64_t>(seed));
+  const at::Tensor& ref = ev.reference();
 
   std::vector<CompareRow> rows;
   std::vector<at::Tensor> samples;
   for (size_t i = 0; i < settings.size(); ++i) {
     SampleResult r = draw_samples(rows_ex[i], *loaded->model, n, static_cast<uint64_t>(seed), settings[i].sampler);
-    CompareRow row{settings[i].sampler, settings[i].label, r.nfe, r.seconds, score(r.x, ref, sw, *ex0.data)};
+    CompareRow row{settings[i].sampler, settings[i].label, r.nfe, r.seconds, ev.score(r.x)};
     rows.push_back(row);
     samples.push_back(r.x);
   }
@@ -170,7 +143,9 @@ std::vector<CompareRow> run_compare(const std::string& path, const std::vector<s
   std::string header = "# compare: " + path + "\n\nsource `" + source + "`, " + std::to_string(n) +
                        " samples per sampler from the same x_T (seed " + std::to_string(seed) + "), metrics against " +
                        std::to_string(ref_n) + " fresh data points (sliced W2 with " + std::to_string(projections) +
-                       " directions).\n\n";
+                       " directions).";
+  for (const auto& [k, v] : ev.baselines()) header += " " + k + " " + fmt(v) + ";";
+  header += "\n\n";
   atomic_write_text(out_dir + "/compare.md", header + md.str());
   atomic_write_text(out_dir + "/compare.csv", csv.str());
   std::string h5 = out_dir + "/compare.h5";

@@ -4,6 +4,7 @@
 
 #include "core/device.h"
 #include "core/progress.h"
+#include "experiments/image_dataset.h"
 
 namespace scorelab {
 
@@ -33,6 +34,14 @@ Experiment build_experiment(const Config& cfg, const std::string& default_name, 
 
   Config data = cfg.at("data");
   ex.data = reg.data.build(data, "", ex.run.seed);
+  const Registries* regp = &reg;
+  const uint64_t seed = ex.run.seed;
+  ex.make_data = [regp, cfg, seed](const std::vector<std::string>& data_overrides) {
+    std::vector<std::string> ov;
+    for (const auto& o : data_overrides) ov.push_back("data." + o);
+    Config view = Config::from_string(cfg.resolved_yaml(), cfg.source(), ov);
+    return regp->data.build(view.at("data"), "", seed);
+  };
   Config sde = cfg.at("sde");
   ex.sde = reg.sde.build(sde, "vp");
   Config model = cfg.at("model");
@@ -57,16 +66,44 @@ Experiment build_experiment(const Config& cfg, const std::string& default_name, 
   ex.eval.projections = eval.get_int("projections", ex.eval.projections, 1, 1 << 16);
   ex.eval.every = eval.get_int("every", ex.eval.every, 0);
   ex.eval.grid = eval.get_int("grid", ex.eval.grid, 1, 4096);
+  const bool labelled = ex.data->is_image() && [&] {
+    auto img = std::dynamic_pointer_cast<ImageDataset>(ex.data);
+    return img && img->data().labels.defined();
+  }();
+  std::string fd = eval.get_choice("fd", ex.data->is_image() ? "auto" : "false", {"auto", "true", "false"});
+  if (fd == "true" && !labelled)
+    eval.fail("fd", "the Fréchet distance needs labelled images (a classifier is trained on the labels)");
+  ex.eval.fd = fd == "true" || (fd == "auto" && labelled);
+  ex.eval.nll = eval.get_choice_list("nll", {}, {"vlb", "ode"});
+  for (const auto& k : ex.eval.nll)
+    if (k == "vlb" && !ex.sde->ddpm_chain())
+      eval.fail("nll", "vlb (the DDPM variational bound) needs a discrete chain: sde.type: ddpm, not '" +
+                           ex.sde->name() + "'; use ode for other SDEs");
+  ex.eval.nll_n = eval.get_int("nll_n", ex.data->is_image() ? 64 : 1000, 1);
+  if (ex.eval.fd) {
+    Config c = cfg.at("classifier");
+    ClassifierOptions& o = ex.classifier;
+    o.channels = c.get_int("channels", o.channels, 8, 1024);
+    if (o.channels % 8 != 0) c.fail("channels", "must be a multiple of 8 (GroupNorm with 8 groups)");
+    o.features = c.get_int("features", o.features, 2, 4096);
+    o.steps = c.get_int("steps", o.steps, 1);
+    o.batch_size = c.get_int("batch_size", o.batch_size, 2);
+    o.lr = c.get_positive("lr", o.lr);
+    o.seed = static_cast<uint64_t>(c.get_int("seed", 0, 0));
+    o.cache_dir = c.get_string("cache_dir", o.cache_dir);
+  } else if (cfg.has("classifier")) {
+    cfg.fail("classifier", "a classifier is only used for the Fréchet distance of labelled images (eval.fd)");
+  }
 
   Config lik = cfg.at("likelihood");
-  ex.likelihood.ode.divergence =
-      lik.get_choice("divergence", "exact", {"exact", "hutchinson_gaussian", "hutchinson_rademacher"});
+  int64_t dim = 1;
+  for (auto d : ex.data->sample_shape()) dim *= d;
+  ex.likelihood.ode.divergence = lik.get_choice("divergence", dim > 64 ? "hutchinson_rademacher" : "exact",
+                                                {"exact", "hutchinson_gaussian", "hutchinson_rademacher"});
   ex.likelihood.ode.ode.rtol = lik.get_positive("rtol", 1e-5);
   ex.likelihood.ode.ode.atol = lik.get_positive("atol", 1e-5);
   ex.likelihood.ode.eps = lik.get_double("eps", 1e-5, 0.0, 0.5);
   ex.likelihood.n = lik.get_int("n", 1000, 1);
-  int64_t dim = 1;
-  for (auto d : ex.data->sample_shape()) dim *= d;
   if (ex.likelihood.ode.divergence == "exact" && dim > 64 && lik.has("divergence"))
     lik.fail("divergence", "exact divergence needs " + std::to_string(dim) +
                                " backward passes per ODE step; use hutchinson_gaussian or hutchinson_rademacher");

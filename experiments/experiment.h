@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <c10/core/Device.h>
 
@@ -34,8 +35,20 @@ struct SampleOptions {
 
 struct EvalOptions {
   int64_t n = 2000, projections = 256;
-  int64_t every = 0;  // steps between sample plots during training (0: only at the end)
-  int64_t grid = 64;  // samples in each plot during training
+  int64_t every = 0;  // steps between evaluations (metrics + plot) during training (0: only at the end)
+  int64_t grid = 64;  // samples in each plot
+  bool fd = false;    // Fréchet distance on classifier features (images with labels)
+  std::vector<std::string> nll;  // held-out NLL: vlb (ddpm chain) and/or ode (probability flow)
+  int64_t nll_n = 256;           // held-out points for the NLL
+};
+
+// The small classifier behind the image Fréchet distance (experiments/classifier.h).
+struct ClassifierOptions {
+  int64_t channels = 16, features = 128;
+  int64_t steps = 1500, batch_size = 128;
+  double lr = 2e-3;
+  uint64_t seed = 0;
+  std::string cache_dir = "runs/classifiers";
 };
 
 struct LikelihoodEvalOptions {
@@ -51,7 +64,11 @@ struct Experiment {
   EvalOptions eval;
   LikelihoodEvalOptions likelihood;
   c10::Device device{c10::kCPU};
+  ClassifierOptions classifier;
   std::shared_ptr<Dataset> data;
+  // The data set again with `data.key=value` overrides (e.g. split=test, dequantize=false): the
+  // held-out and clean views that evaluation needs.
+  std::function<std::shared_ptr<Dataset>(const std::vector<std::string>&)> make_data;
   std::shared_ptr<SDE> sde;
   std::shared_ptr<Loss> loss;
   std::shared_ptr<Sampler> sampler;

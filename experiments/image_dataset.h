@@ -35,6 +35,7 @@ class ImageDataset : public Dataset {
   at::Tensor batch(int64_t n, at::Generator& gen) override;
   at::Tensor sample(int64_t n, at::Generator& gen) override;
   const ImageArray& data() const { return data_; }
+  const ImageTransform& transform_options() const { return tf_; }
   // Applies the transforms to uint8 (or [0,1] float) images [B, C, H, W].
   at::Tensor transform(const at::Tensor& raw, at::Generator& gen) const;
 

@@ -70,4 +70,25 @@ double energy_distance(const at::Tensor& x_in, const at::Tensor& y_in) {
          off_diagonal_mean(at::cdist(y, y));
 }
 
+GaussianStats gaussian_stats(const at::Tensor& features) {
+  at::Tensor f = features.detach().to(at::kCPU, at::kDouble).reshape({features.size(0), -1});
+  TORCH_CHECK(f.size(0) >= 2, "gaussian_stats needs at least 2 feature vectors");
+  at::Tensor mean = f.mean(0);
+  at::Tensor c = f - mean;
+  return {mean, at::matmul(c.t(), c) / static_cast<double>(f.size(0) - 1)};
+}
+
+double frechet_distance(const GaussianStats& a, const GaussianStats& b) {
+  auto sym_sqrt = [](const at::Tensor& s) {
+    auto [w, v] = at::linalg_eigh(0.5 * (s + s.t()));
+    return at::matmul(v * w.clamp_min(0).sqrt().unsqueeze(0), v.t());
+  };
+  at::Tensor r1 = sym_sqrt(a.cov);
+  at::Tensor m = at::matmul(at::matmul(r1, b.cov), r1);
+  double tr_sqrt = at::linalg_eigvalsh(0.5 * (m + m.t())).clamp_min(0).sqrt().sum().item<double>();
+  double mean_term = (a.mean - b.mean).pow(2).sum().item<double>();
+  double fd = mean_term + a.cov.trace().item<double>() + b.cov.trace().item<double>() - 2.0 * tr_sqrt;
+  return std::max(0.0, fd);
+}
+
 }  // namespace scorelab

@@ -28,6 +28,18 @@ class SlicedW2Reference {
 // MMD^2 estimate (it can be slightly negative when x and y agree). Returns {MMD^2, h}.
 std::pair<double, double> mmd_rbf(const at::Tensor& x, const at::Tensor& y);
 
+// Mean [d] and unbiased covariance [d, d] (float64, CPU) of feature vectors [n, d].
+struct GaussianStats {
+  at::Tensor mean, cov;
+};
+GaussianStats gaussian_stats(const at::Tensor& features);
+
+// Fréchet (2-Wasserstein) distance between the Gaussians N(m1, S1) and N(m2, S2):
+//   ||m1 - m2||^2 + Tr(S1 + S2 - 2 (S1 S2)^{1/2})   (Dowson & Landau 1982; FID: Heusel et al. 2017)
+// with Tr (S1 S2)^{1/2} = sum_i sqrt(lambda_i(S1^{1/2} S2 S1^{1/2})), computed by symmetric
+// eigendecompositions in float64 (tiny negative eigenvalues from round-off are clipped to 0).
+double frechet_distance(const GaussianStats& a, const GaussianStats& b);
+
 // Energy distance 2 E||X - Y|| - E||X - X'|| - E||Y - Y'|| (Szekely & Rizzo 2013), U-statistics.
 double energy_distance(const at::Tensor& x, const at::Tensor& y);
 

@@ -3,7 +3,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -97,9 +99,22 @@ void read_metrics(SweepPoint& p, const std::string& log) {
   } catch (const std::exception&) {
     p.metrics.push_back({"final_loss", NAN});
   }
-  for (const char* m : {"sliced_w2", "sliced_w2_prior", "sliced_w2_floor", "nfe"}) {
+  // Every column of the final evaluation, in the log's order.
+  std::vector<std::string> names;
+  try {
+    std::string cols = RunLog::read_attr(log, "eval", "columns");
+    for (size_t a = 0, b; a <= cols.size(); a = b + 1) {
+      b = cols.find(',', a);
+      if (b == std::string::npos) b = cols.size();
+      std::string c = cols.substr(a, b - a);
+      if (!c.empty() && c != "step" && c != "sample_seconds" && c != "eval_seconds") names.push_back(c);
+    }
+  } catch (const std::exception&) {
+    names = {"nfe", "sliced_w2"};
+  }
+  for (const auto& m : names) {
     try {
-      p.metrics.push_back({m, last(std::string("eval/") + m)});
+      p.metrics.push_back({m, last("eval/" + m)});
     } catch (const std::exception&) {
       p.metrics.push_back({m, NAN});
     }
@@ -217,7 +232,12 @@ std::vector<SweepPoint> run_sweep(const std::string& path, const SweepOptions& o
     if (p.status == "done") read_metrics(p, out_dir + "/" + p.name + "/log.h5");
 
   // Summary: Markdown, CSV, HDF5.
-  std::vector<std::string> metric_names{"final_loss", "sliced_w2", "sliced_w2_prior", "sliced_w2_floor", "nfe"};
+  // Columns: the union of the points' metrics, in order of first appearance.
+  std::vector<std::string> metric_names;
+  for (const auto& p : points)
+    for (const auto& [k, v] : p.metrics)
+      if (std::find(metric_names.begin(), metric_names.end(), k) == metric_names.end()) metric_names.push_back(k);
+  if (metric_names.empty()) metric_names = {"final_loss"};
   std::ostringstream md, csv;
   md << "| run | overrides | status |";
   csv << "run,overrides,status";

@@ -18,7 +18,7 @@
 #include "core/fsutil.h"
 #include "core/h5log.h"
 #include "core/progress.h"
-#include "experiments/metrics.h"
+#include "experiments/evaluation.h"
 #include "experiments/plot.h"
 #include "networks/ema.h"
 #include "networks/embedding.h"
@@ -66,37 +66,65 @@ void plot_samples(const Experiment& ex, const std::string& path, const at::Tenso
   }
 }
 
-// Samples with the experiment's sampler; logs sliced W2 of samples, of the prior and between two
-// fresh data sets (the Monte-Carlo floor); writes /samples/final and a scatter plot; closes the log.
-void finish_with_evaluation(const Experiment& ex, const ScoreModel& model, const std::string& model_label,
-                            RunLog& log, int64_t step, TrainSummary& sum) {
-  SampleResult s = draw_samples(ex, model, ex.sample.n, ex.run.seed, "sample");
-  at::Generator eval_gen = make_generator(ex.run.seed + 7919);
-  at::Tensor ref = ex.data->sample(ex.eval.n, eval_gen);
-  at::Tensor ref2 = ex.data->sample(ex.eval.n, eval_gen);
-  std::vector<int64_t> prior_shape{ex.eval.n};
-  for (auto d : ex.data->sample_shape()) prior_shape.push_back(d);
-  at::Tensor prior = ex.sde->prior_sample(prior_shape, eval_gen, at::TensorOptions().dtype(at::kFloat));
-  sum.sliced_w2 = sliced_wasserstein(s.x, ref, ex.eval.projections, eval_gen);
-  sum.sliced_w2_prior = sliced_wasserstein(prior, ref, ex.eval.projections, eval_gen);
-  sum.sliced_w2_floor = sliced_wasserstein(ref2, ref, ex.eval.projections, eval_gen);
-  log.append_row("eval", {static_cast<double>(step), sum.sliced_w2, sum.sliced_w2_prior, sum.sliced_w2_floor,
-                          static_cast<double>(s.nfe), s.seconds});
+std::vector<std::string> eval_columns(const Evaluator& ev) {
+  std::vector<std::string> cols{"step", "nfe", "sample_seconds"};
+  for (const auto& c : ev.columns()) cols.push_back(c);
+  cols.push_back("eval_seconds");
+  return cols;
+}
+
+// One evaluation at `step`: max(keep, eval.n) samples from the same x_T as every other
+// evaluation of the run, their metrics (first eval.n samples) and the model's held-out NLL as
+// a row of /eval, and a plot of data next to samples. Returns the samples.
+SampleResult evaluate_at(const Experiment& ex, const Evaluator& ev, const ScoreModel& model, RunLog& log,
+                         int64_t step, int64_t keep, const std::string& plot_path, Metrics* out) {
+  auto t0 = std::chrono::steady_clock::now();
+  SampleResult s = draw_samples(ex, model, std::max(keep, ex.eval.n), ex.run.seed, "sample");
+  Metrics m = ev.evaluate(model, s.x.slice(0, 0, ex.eval.n));
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::vector<double> row{static_cast<double>(step), static_cast<double>(s.nfe), s.seconds};
+  for (const auto& [k, v] : m) row.push_back(v);
+  row.push_back(seconds);
+  log.append_row("eval", row);
   log.flush();
+  int64_t shown = std::min<int64_t>(ex.eval.grid, s.x.size(0));
+  plot_samples(ex, plot_path, ev.reference().slice(0, 0, std::min<int64_t>(shown, ev.reference().size(0))),
+               s.x.slice(0, 0, shown));
+  if (out) *out = m;
+  return s;
+}
+
+std::string metrics_line(const Metrics& m) {
+  std::string line;
+  char buf[64];
+  for (const auto& [k, v] : m) {
+    std::snprintf(buf, sizeof buf, "%s%s %.4g", line.empty() ? "" : "  ", k.c_str(), v);
+    line += buf;
+  }
+  return line;
+}
+
+// The final evaluation: sample.n samples kept as /samples/final (+ final.png), the metrics row,
+// a summary line; closes the log.
+void finish_with_evaluation(const Experiment& ex, const Evaluator& ev, const ScoreModel& model,
+                            const std::string& model_label, RunLog& log, int64_t step, TrainSummary& sum) {
+  Metrics m;
+  SampleResult s = evaluate_at(ex, ev, model, log, step, ex.sample.n, sum.run_dir + "/samples/final.png", &m);
+  sum.metrics = m;
+  for (const auto& [k, v] : m) {
+    if (k == "sliced_w2") sum.sliced_w2 = v;
+    if (k == "sliced_w2_prior") sum.sliced_w2_prior = v;
+    if (k == "sliced_w2_floor") sum.sliced_w2_floor = v;
+  }
   AttrMap attrs = ex.sampler->settings();
   attrs["model"] = model_label;
-  log.write_array("samples/final", s.x, attrs,
+  log.write_array("samples/final", s.x.slice(0, 0, ex.sample.n), attrs,
                   {{"seed", static_cast<double>(ex.run.seed)}, {"nfe", static_cast<double>(s.nfe)},
                    {"step", static_cast<double>(step)}, {"seconds", s.seconds}});
   log.close();
-  plot_samples(ex, sum.run_dir + "/samples/final.png", ref, s.x);
-  std::printf("%s: step %ld  sliced W2: samples %.4f | prior %.4f | data floor %.4f  (nfe %ld, %.2fs)\n",
-              sum.run_dir.c_str(), static_cast<long>(step), sum.sliced_w2, sum.sliced_w2_prior, sum.sliced_w2_floor,
-              static_cast<long>(s.nfe), s.seconds);
+  std::printf("%s: step %ld (nfe %ld, %.2fs)\n  %s\n", sum.run_dir.c_str(), static_cast<long>(step),
+              static_cast<long>(s.nfe), s.seconds, metrics_line(m).c_str());
 }
-
-const std::vector<std::string> kEvalColumns{"step", "sliced_w2", "sliced_w2_prior", "sliced_w2_floor", "nfe",
-                                            "sample_seconds"};
 
 // An exact (oracle) model has nothing to train: its run is the evaluation of its samples.
 TrainSummary evaluate_only(Experiment& ex, const ScoreModel& model) {
@@ -106,10 +134,11 @@ TrainSummary evaluate_only(Experiment& ex, const ScoreModel& model) {
   atomic_write_text(sum.run_dir + "/config.yaml", ex.cfg.resolved_yaml());
   if (ex.run.threads > 0) at::set_num_threads(static_cast<int>(ex.run.threads));
   sum.threads = at::get_num_threads();
+  Evaluator ev(ex, ex.eval.n, ex.eval.projections, ex.run.seed);
   auto log = RunLog::create(sum.run_dir + "/log.h5", run_attrs(ex, sum.threads));
-  log->declare_table("eval", kEvalColumns);
+  log->declare_table("eval", eval_columns(ev));
   log->start_swmr();
-  finish_with_evaluation(ex, model, "oracle", *log, 0, sum);
+  finish_with_evaluation(ex, ev, model, "oracle", *log, 0, sum);
   return sum;
 }
 
@@ -203,7 +232,8 @@ TrainSummary train(Experiment& ex) {
   train_cols.insert(train_cols.end(), parts.begin(), parts.end());
   for (const char* c : {"grad_norm", "lr", "ema_decay", "seconds", "steps_per_sec"}) train_cols.push_back(c);
   log->declare_table("train", train_cols);
-  log->declare_table("eval", kEvalColumns);
+  Evaluator ev(ex, ex.eval.n, ex.eval.projections, ex.run.seed);
+  log->declare_table("eval", eval_columns(ev));
   log->start_swmr();
 
   auto save = [&](int64_t step) {
@@ -273,16 +303,18 @@ TrainSummary train(Experiment& ex) {
     }
     if (step % ex.train.ckpt_every == 0 || step == ex.train.steps) save(step);
     if (ex.eval.every > 0 && step % ex.eval.every == 0 && step < ex.train.steps) {
-      // A sample plot with the current EMA weights (same seed every time: the same x_T).
-      ScoreModel& snapshot = with_ema_weights();
-      at::Generator plot_gen = make_generator(ex.run.seed + 7919);
+      // Metrics and a plot with the current EMA weights (the same x_T every time).
+      ScoreModel& snapshot = ex.sample.use_ema ? with_ema_weights() : *model;
+      net.eval();
       const bool was_quiet = Progress::quiet();
       Progress::set_quiet(true);
-      SampleResult s = draw_samples(ex, snapshot, ex.eval.grid, ex.run.seed, "sample");
-      Progress::set_quiet(was_quiet);
       char name[64];
       std::snprintf(name, sizeof name, "/samples/step_%08ld.png", static_cast<long>(step));
-      plot_samples(ex, sum.run_dir + name, ex.data->sample(ex.eval.grid, plot_gen), s.x);
+      Metrics m;
+      evaluate_at(ex, ev, snapshot, *log, step, 0, sum.run_dir + name, &m);
+      Progress::set_quiet(was_quiet);
+      net.train();
+      if (!Progress::quiet()) std::printf("\n  step %ld: %s\n", static_cast<long>(step), metrics_line(m).c_str());
     }
   }
   if (sum.start_step >= ex.train.steps) save(ex.train.steps);
@@ -292,7 +324,7 @@ TrainSummary train(Experiment& ex) {
   // Final evaluation on the EMA weights.
   net.eval();
   ScoreModel& sampler_model = ex.sample.use_ema ? with_ema_weights() : *model;
-  finish_with_evaluation(ex, sampler_model, ex.sample.use_ema ? "ema" : "raw", *log, ex.train.steps, sum);
+  finish_with_evaluation(ex, ev, sampler_model, ex.sample.use_ema ? "ema" : "raw", *log, ex.train.steps, sum);
   // Loss curve (log scale) of the whole run, from the log.
   std::vector<double> steps = RunLog::read_column(log_path, "train/step"), loss = RunLog::read_column(log_path, "train/loss");
   if (steps.size() > 1) write_line_plot(sum.run_dir + "/samples/loss.png", {{steps, loss}}, false, true);

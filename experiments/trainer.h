@@ -1,7 +1,9 @@
 // Training a score model end to end: run directory, resolved config, HDF5 log, checkpoints,
-// resume, final samples, sliced-W2 evaluation and a scatter plot.
+// resume, periodic and final evaluation (experiments/evaluation.h), sample plots, loss curve.
 #pragma once
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "experiments/experiment.h"
 
@@ -13,6 +15,7 @@ struct TrainSummary {
   bool already_finished = false;
   int threads = 1;
   double sliced_w2 = 0, sliced_w2_prior = 0, sliced_w2_floor = 0;
+  std::vector<std::pair<std::string, double>> metrics;  // the final evaluation, as logged
 };
 
 // Trains `ex`. Throws ConfigError (nothing written) when the run directory already holds a run

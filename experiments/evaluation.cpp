@@ -1,0 +1,159 @@
+#include "experiments/evaluation.h"
+
+#include <cmath>
+
+#include <ATen/ATen.h>
+
+#include "core/config.h"
+#include "core/device.h"
+#include "core/noise.h"
+#include "experiments/gmm_dataset.h"
+#include "experiments/image_dataset.h"
+#include "losses/ddpm.h"
+#include "sde/sde.h"
+#include "solvers/likelihood.h"
+
+namespace scorelab {
+
+namespace {
+std::vector<int64_t> batch_shape(int64_t n, const std::vector<int64_t>& shape) {
+  std::vector<int64_t> s{n};
+  s.insert(s.end(), shape.begin(), shape.end());
+  return s;
+}
+}  // namespace
+
+Evaluator::Evaluator(const Experiment& ex, int64_t n_ref, int64_t projections, uint64_t seed) : ex_(ex), seed_(seed) {
+  at::Generator gen = make_generator(seed + 7919);
+  ref_ = ex.data->sample(n_ref, gen);
+  at::Tensor ref2 = ex.data->sample(n_ref, gen);
+  at::Tensor prior =
+      ex.sde->prior_sample(batch_shape(n_ref, ex.data->sample_shape()), gen, at::TensorOptions().dtype(at::kFloat));
+  at::Generator proj = make_generator(seed + 77);
+  sw_ = std::make_unique<SlicedW2Reference>(ref_, projections, proj);
+  baselines_ = {{"sliced_w2_prior", sw_->distance(prior)}, {"sliced_w2_floor", sw_->distance(ref2)}};
+  if (ex.eval.fd) {
+    classifier_ = classifier_for(ex);
+    auto train = clean_image_view(ex, "train");
+    auto test = clean_image_view(ex, "test");
+    ref_features_ = gaussian_stats(classifier_.features(train->sample(n_ref, gen)));
+    double floor = frechet_distance(gaussian_stats(classifier_.features(test->sample(n_ref, gen))), ref_features_);
+    double prior_fd = frechet_distance(gaussian_stats(classifier_.features(prior)), ref_features_);
+    baselines_.push_back({"fd_prior", prior_fd});
+    baselines_.push_back({"fd_floor", floor});
+  }
+  if (!ex.eval.nll.empty()) {
+    at::Generator held = make_generator(seed + 4241);
+    if (ex.data->is_image()) {
+      std::vector<std::string> ov{"flip=false", "prefetch=0", "dequantize=false"};
+      if (has_test_split(ex)) ov.push_back("split=test");
+      nll_x_ = ex.make_data(ov)->sample(ex.eval.nll_n, held);
+      ov[2] = "dequantize=true";
+      at::Generator held2 = make_generator(seed + 4241);  // the same images, dequantized
+      nll_x_dequantized_ = ex.make_data(ov)->sample(ex.eval.nll_n, held2);
+    } else {
+      nll_x_ = ex.data->sample(ex.eval.nll_n, held);
+    }
+  }
+}
+
+Metrics Evaluator::score(const at::Tensor& x) const {
+  Metrics m{{"sliced_w2", sw_->distance(x)}};
+  if (!ex_.data->is_image()) {
+    at::Tensor xs = x.slice(0, 0, std::min<int64_t>(2000, x.size(0))).to(at::kCPU);
+    at::Tensor rs = ref_.slice(0, 0, std::min<int64_t>(2000, ref_.size(0)));
+    m.push_back({"mmd2", mmd_rbf(xs, rs).first});
+    m.push_back({"energy_distance", energy_distance(xs, rs)});
+  }
+  if (const auto* gmm = dynamic_cast<const GMMDataset*>(ex_.data.get())) {
+    const GaussianMixture& g = gmm->mixture();
+    at::Tensor x64 = x.to(at::kCPU, at::kDouble).reshape({x.size(0), -1});
+    at::Tensor one = at::ones({x.size(0)}, at::kDouble), zero = at::zeros({x.size(0)}, at::kDouble);
+    at::Tensor k = g.responsibilities(x64, one, zero).argmax(1);
+    at::Tensor mass = at::bincount(k, {}, g.weights.size(0)).to(at::kDouble) / x.size(0);
+    m.push_back({"coverage", (mass >= 0.5 * g.weights).to(at::kDouble).mean().item<double>()});
+    m.push_back({"mass_tv", 0.5 * (mass - g.weights).abs().sum().item<double>()});
+    m.push_back({"nll_target", -g.log_prob(x64, one, zero).mean().item<double>()});
+  }
+  if (classifier_.net) m.push_back({"fd", frechet_distance(gaussian_stats(classifier_.features(x)), ref_features_)});
+  return m;
+}
+
+Metrics Evaluator::nll(const ScoreModel& model) const {
+  Metrics m;
+  if (ex_.eval.nll.empty()) return m;
+  const bool image = ex_.data->is_image();
+  const int64_t dims = nll_x_[0].numel();
+  const double per_dim = 1.0 / (static_cast<double>(dims) * std::log(2.0));
+  const int64_t bs = image ? 128 : 4096;
+  auto opts = at::TensorOptions().dtype(ex_.run.dtype).device(ex_.device);
+  for (const auto& kind : ex_.eval.nll) {
+    if (kind == "vlb") {
+      // The run's own DDPM loss when it has one (its variance and decoder), else the defaults:
+      // variance beta, the discretized decoder for images and a Gaussian one for other data.
+      std::shared_ptr<const DDPMLoss> vlb = std::dynamic_pointer_cast<const DDPMLoss>(ex_.loss);
+      if (!vlb) {
+        DDPMLossOptions o;
+        o.decoder = image ? "discretized" : "gaussian";
+        vlb = std::make_shared<DDPMLoss>(o, LossContext{ex_.sde, ex_.data->sample_shape()});
+      }
+      torch::NoGradGuard no_grad;
+      at::Generator gen = make_generator(seed_ + 31, ex_.device);
+      double total = 0;
+      for (int64_t first = 0; first < nll_x_.size(0); first += bs) {
+        at::Tensor x = nll_x_.slice(0, first, std::min(nll_x_.size(0), first + bs)).to(opts);
+        total += vlb->full_vlb(model, x, gen).sum().item<double>();
+      }
+      double nats = total / static_cast<double>(nll_x_.size(0));
+      m.push_back(image ? std::make_pair(std::string("bpd_vlb"), nats * per_dim) : std::make_pair(std::string("nll_vlb"), nats));
+    } else if (kind == "ode") {
+      const at::Tensor& src = image ? nll_x_dequantized_ : nll_x_;
+      double total = 0;
+      for (int64_t first = 0; first < src.size(0); first += bs) {
+        int64_t count = std::min(src.size(0), first + bs) - first;
+        at::Tensor x = src.slice(0, first, first + count).to(opts);
+        NoiseSource noise = NoiseSource::range(seed_ + 43, first, count, ex_.device);
+        total += ode_log_likelihood(model, x, ex_.likelihood.ode, noise).log_p.sum().item<double>();
+      }
+      double nats = -total / static_cast<double>(src.size(0));
+      if (image) {
+        // Dequantized u + U(0,1) in [0, 256) mapped to [-1, 1] (scale 1/128) or [0, 1] (1/256).
+        auto d = std::dynamic_pointer_cast<const ImageDataset>(ex_.data);
+        double offset = d && d->transform_options().scale == "zero_one" ? 8.0 : 7.0;
+        m.push_back({"bpd_ode", nats * per_dim + offset});
+      } else {
+        m.push_back({"nll_ode", nats});
+      }
+    }
+  }
+  if (const auto* gmm = dynamic_cast<const GMMDataset*>(ex_.data.get())) {
+    at::Tensor x64 = nll_x_.to(at::kDouble).reshape({nll_x_.size(0), -1});
+    at::Tensor one = at::ones({x64.size(0)}, at::kDouble), zero = at::zeros({x64.size(0)}, at::kDouble);
+    m.push_back({"nll_true", -gmm->mixture().log_prob(x64, one, zero).mean().item<double>()});
+  }
+  return m;
+}
+
+Metrics Evaluator::evaluate(const ScoreModel& model, const at::Tensor& samples) const {
+  Metrics m = score(samples);
+  m.insert(m.end(), baselines_.begin(), baselines_.end());
+  Metrics n = nll(model);
+  m.insert(m.end(), n.begin(), n.end());
+  return m;
+}
+
+std::vector<std::string> Evaluator::columns() const {
+  // In the order evaluate() returns them.
+  const bool image = ex_.data->is_image();
+  const bool gmm = dynamic_cast<const GMMDataset*>(ex_.data.get()) != nullptr;
+  std::vector<std::string> out{"sliced_w2"};
+  if (!image) out.insert(out.end(), {"mmd2", "energy_distance"});
+  if (gmm) out.insert(out.end(), {"coverage", "mass_tv", "nll_target"});
+  if (classifier_.net) out.push_back("fd");
+  for (const auto& [k, v] : baselines_) out.push_back(k);
+  for (const auto& kind : ex_.eval.nll) out.push_back((image ? "bpd_" : "nll_") + kind);
+  if (!ex_.eval.nll.empty() && gmm) out.push_back("nll_true");
+  return out;
+}
+
+}  // namespace scorelab

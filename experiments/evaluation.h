@@ -1,0 +1,54 @@
+// What a run measures, in one place: the trainer's periodic and final evaluations and
+// `scorelab compare` score samples with the same Evaluator.
+//
+//   score(samples)   sliced_w2 (always); mmd2, energy_distance (non-image data); coverage,
+//                    mass_tv, nll_target (Gaussian-mixture data: the exact target density);
+//                    fd (images with eval.fd: Fréchet distance on the features of the data
+//                    set's classifier, experiments/classifier.h)
+//   baselines()      constants of the run that put the numbers in scale: sliced_w2_prior and
+//                    sliced_w2_floor (prior samples / fresh data against the reference); with fd,
+//                    fd_prior and fd_floor (test-split images against the training reference)
+//   nll(model)       held-out NLL for each entry of eval.nll: vlb (the DDPM bound, N model
+//                    evaluations per point) and ode (probability flow, RK45). Images: bpd_vlb,
+//                    bpd_ode in bits per dimension on the 8-bit scale; other data: nll_vlb,
+//                    nll_ode in nats, and nll_true (the exact data density) for GMM data.
+#pragma once
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "experiments/classifier.h"
+#include "experiments/experiment.h"
+#include "experiments/metrics.h"
+
+namespace scorelab {
+
+using Metrics = std::vector<std::pair<std::string, double>>;
+
+class Evaluator {
+ public:
+  // The reference is `n_ref` fresh data points drawn with seed `seed + 7919`; held-out NLL
+  // points are fixed too, so every evaluation of a run compares like with like.
+  Evaluator(const Experiment& ex, int64_t n_ref, int64_t projections, uint64_t seed);
+
+  Metrics score(const at::Tensor& samples) const;
+  const Metrics& baselines() const { return baselines_; }
+  Metrics nll(const ScoreModel& model) const;
+  // score + baselines + nll, and the names in that order (fixed for a run: the log's columns).
+  Metrics evaluate(const ScoreModel& model, const at::Tensor& samples) const;
+  std::vector<std::string> columns() const;
+  const at::Tensor& reference() const { return ref_; }
+  const Classifier* classifier() const { return classifier_.net ? &classifier_ : nullptr; }
+
+ private:
+  const Experiment& ex_;
+  at::Tensor ref_;
+  std::unique_ptr<SlicedW2Reference> sw_;
+  Classifier classifier_;
+  GaussianStats ref_features_;
+  Metrics baselines_;
+  at::Tensor nll_x_, nll_x_dequantized_;  // held-out points
+  uint64_t seed_;
+};
+
+}  // namespace scorelab
