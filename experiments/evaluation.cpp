@@ -87,6 +87,13 @@ Metrics Evaluator::nll(const ScoreModel& model) const {
   const double per_dim = 1.0 / (static_cast<double>(dims) * std::log(2.0));
   const int64_t bs = image ? 128 : 4096;
   auto opts = at::TensorOptions().dtype(ex_.run.dtype).device(ex_.device);
+  // Mean and standard error over the held-out points of the per-point NLL (nats) * scale + offset.
+  auto add = [&m](const std::string& name, const at::Tensor& per_point, double scale, double offset) {
+    at::Tensor v = per_point * scale + offset;
+    double se = v.size(0) > 1 ? v.std().item<double>() / std::sqrt(static_cast<double>(v.size(0))) : 0.0;
+    m.push_back({name, v.mean().item<double>()});
+    m.push_back({name + "_se", se});
+  };
   for (const auto& kind : ex_.eval.nll) {
     if (kind == "vlb") {
       // The run's own DDPM loss when it has one (its variance and decoder), else the defaults:
@@ -99,31 +106,29 @@ Metrics Evaluator::nll(const ScoreModel& model) const {
       }
       torch::NoGradGuard no_grad;
       at::Generator gen = make_generator(seed_ + 31, ex_.device);
-      double total = 0;
+      std::vector<at::Tensor> parts;
       for (int64_t first = 0; first < nll_x_.size(0); first += bs) {
         at::Tensor x = nll_x_.slice(0, first, std::min(nll_x_.size(0), first + bs)).to(opts);
-        total += vlb->full_vlb(model, x, gen).sum().item<double>();
+        parts.push_back(vlb->full_vlb(model, x, gen).to(at::kCPU, at::kDouble));
       }
-      double nats = total / static_cast<double>(nll_x_.size(0));
-      m.push_back(image ? std::make_pair(std::string("bpd_vlb"), nats * per_dim) : std::make_pair(std::string("nll_vlb"), nats));
+      add(image ? "bpd_vlb" : "nll_vlb", at::cat(parts), image ? per_dim : 1.0, 0.0);
     } else if (kind == "ode") {
       const at::Tensor& src = image ? nll_x_dequantized_ : nll_x_;
-      double total = 0;
+      std::vector<at::Tensor> parts;
       for (int64_t first = 0; first < src.size(0); first += bs) {
         int64_t count = std::min(src.size(0), first + bs) - first;
         at::Tensor x = src.slice(0, first, first + count).to(opts);
         NoiseSource noise = NoiseSource::range(seed_ + 43, first, count, ex_.device);
-        total += ode_log_likelihood(model, x, ex_.likelihood.ode, noise).log_p.sum().item<double>();
+        parts.push_back(-ode_log_likelihood(model, x, ex_.likelihood.ode, noise).log_p.detach().to(at::kCPU, at::kDouble));
       }
-      double nats = -total / static_cast<double>(src.size(0));
+      // Images: dequantized u + U(0,1) in [0, 256) mapped to [-1, 1] (scale 1/128) or [0, 1]
+      // (1/256), so bits/dim on the 8-bit scale add log2 128 = 7 or log2 256 = 8.
+      double offset = 0;
       if (image) {
-        // Dequantized u + U(0,1) in [0, 256) mapped to [-1, 1] (scale 1/128) or [0, 1] (1/256).
         auto d = std::dynamic_pointer_cast<const ImageDataset>(ex_.data);
-        double offset = d && d->transform_options().scale == "zero_one" ? 8.0 : 7.0;
-        m.push_back({"bpd_ode", nats * per_dim + offset});
-      } else {
-        m.push_back({"nll_ode", nats});
+        offset = d && d->transform_options().scale == "zero_one" ? 8.0 : 7.0;
       }
+      add(image ? "bpd_ode" : "nll_ode", at::cat(parts), image ? per_dim : 1.0, offset);
     }
   }
   if (const auto* gmm = dynamic_cast<const GMMDataset*>(ex_.data.get())) {
@@ -151,7 +156,10 @@ std::vector<std::string> Evaluator::columns() const {
   if (gmm) out.insert(out.end(), {"coverage", "mass_tv", "nll_target"});
   if (classifier_.net) out.push_back("fd");
   for (const auto& [k, v] : baselines_) out.push_back(k);
-  for (const auto& kind : ex_.eval.nll) out.push_back((image ? "bpd_" : "nll_") + kind);
+  for (const auto& kind : ex_.eval.nll) {
+    out.push_back((image ? "bpd_" : "nll_") + kind);
+    out.push_back((image ? "bpd_" : "nll_") + kind + "_se");
+  }
   if (!ex_.eval.nll.empty() && gmm) out.push_back("nll_true");
   return out;
 }

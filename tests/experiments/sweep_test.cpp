@@ -45,6 +45,9 @@ TEST_CASE("a 2x2 sweep makes four runs and a four-row summary; a second call ski
   int rows = 0;
   for (size_t pos = 0; (pos = md.find("\n| weighting-", pos)) != std::string::npos; ++pos) ++rows;
   CHECK(rows == 4);
+  // Every column of the runs' final evaluation, in the log's order, after the final loss.
+  CHECK_THAT(md, Catch::Contains("| final_loss | nfe | sliced_w2 | mmd2 | energy_distance | sliced_w2_prior | sliced_w2_floor |"));
+  CHECK(RunLog::read_column(dir + "/out/sweep.h5", "points/energy_distance").size() == 4);
   CHECK(RunLog::read_column(dir + "/out/sweep.h5", "points/failed") == std::vector<double>{0, 0, 0, 0});
   // Second invocation: every run is already finished and left untouched.
   auto stamp = fs::last_write_time(dir + "/out/" + points[0].name + "/log.h5");
