@@ -163,7 +163,15 @@ TrainSummary train(Experiment& ex) {
   CheckpointMeta meta;
   if (ex.train.resume && has_ckpt) {
     meta = load_checkpoint(ckpt_path, nullptr, nullptr, nullptr);
-    if (meta.step >= ex.train.steps) {
+    // Finished = trained to the end and evaluated there (a run stopped during its final
+    // evaluation resumes to evaluate).
+    bool evaluated = false;
+    try {
+      std::vector<double> eval_steps = RunLog::read_column(log_path, "eval/step");
+      evaluated = !eval_steps.empty() && eval_steps.back() == static_cast<double>(meta.step);
+    } catch (const std::exception&) {
+    }
+    if (meta.step >= ex.train.steps && evaluated) {
       std::cout << sum.run_dir << ": already finished at step " << meta.step << " (train.steps = " << ex.train.steps
                 << "); nothing to do\n";
       sum.already_finished = true;

@@ -87,3 +87,19 @@ TEST_CASE("an oracle model runs where a trained one does: evaluation only, no tr
   CHECK_THROWS_WITH(train(bad), Catch::Contains("train.steps") && Catch::Contains("oracle"));
   CHECK_FALSE(fs::exists(dir + "/p"));
 }
+
+TEST_CASE("a run stopped during its final evaluation is evaluated on resume, then left alone", "[experiments][train]") {
+  std::string dir = test::scratch_dir("unevaluated");
+  TrainSummary first = run_tiny(dir, "run", 100);
+  const std::string log = dir + "/run/log.h5";
+  // What a kill during the final sampling leaves: the checkpoint at the last step, no final
+  // /eval row (dropped here by rewriting the log up to step 99).
+  RunLog::resume(log, 99, {})->close();
+  REQUIRE(RunLog::read_column(log, "eval/step").empty());
+  TrainSummary again = run_tiny(dir, "run", 100, {"train.resume=true"});
+  CHECK_FALSE(again.already_finished);
+  CHECK(RunLog::read_column(log, "eval/step") == std::vector<double>{100});
+  CHECK(again.sliced_w2 == Approx(first.sliced_w2).epsilon(1e-12));  // the same model, the same x_T
+  TrainSummary third = run_tiny(dir, "run", 100, {"train.resume=true"});
+  CHECK(third.already_finished);
+}
