@@ -32,10 +32,12 @@ Evaluator::Evaluator(const Experiment& ex, int64_t n_ref, int64_t projections, u
   at::Generator proj = make_generator(seed + 77);
   sw_ = std::make_unique<SlicedW2Reference>(ref_, projections, proj);
   baselines_ = {{"sliced_w2_prior", sw_->distance(prior)}, {"sliced_w2_floor", sw_->distance(ref2)}};
+  // The clean held-out images (test split where there is one), read once for FD and NLL.
+  std::shared_ptr<ImageDataset> test;
+  if (ex.eval.fd || (!ex.eval.nll.empty() && ex.data->is_image())) test = clean_image_view(ex, "test");
   if (ex.eval.fd) {
     classifier_ = classifier_for(ex);
     auto train = clean_image_view(ex, "train");
-    auto test = clean_image_view(ex, "test");
     ref_features_ = gaussian_stats(classifier_.features(train->sample(n_ref, gen)));
     double floor = frechet_distance(gaussian_stats(classifier_.features(test->sample(n_ref, gen))), ref_features_);
     double prior_fd = frechet_distance(gaussian_stats(classifier_.features(prior)), ref_features_);
@@ -45,10 +47,9 @@ Evaluator::Evaluator(const Experiment& ex, int64_t n_ref, int64_t projections, u
   if (!ex.eval.nll.empty()) {
     at::Generator held = make_generator(seed + 4241);
     if (ex.data->is_image()) {
-      std::vector<std::string> ov{"flip=false", "prefetch=0", "dequantize=false"};
+      nll_x_ = test->sample(ex.eval.nll_n, held);
+      std::vector<std::string> ov{"flip=false", "prefetch=0", "dequantize=true"};
       if (has_test_split(ex)) ov.push_back("split=test");
-      nll_x_ = ex.make_data(ov)->sample(ex.eval.nll_n, held);
-      ov[2] = "dequantize=true";
       at::Generator held2 = make_generator(seed + 4241);  // the same images, dequantized
       nll_x_dequantized_ = ex.make_data(ov)->sample(ex.eval.nll_n, held2);
     } else {
