@@ -7,7 +7,7 @@
 #include <boost/program_options.hpp>
 
 #include "core/error.h"
-#include "experiments/classifier.h"
+#include "experiments/evaluation/classifier.h"
 #include "experiments/commands.h"
 #include "experiments/compare.h"
 #include "experiments/sweep.h"

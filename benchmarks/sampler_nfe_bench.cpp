@@ -10,7 +10,7 @@
 
 #include "core/config.h"
 #include "core/device.h"
-#include "experiments/metrics.h"
+#include "experiments/evaluation/metrics.h"
 #include "experiments/registries.h"
 #include "networks/oracle.h"
 

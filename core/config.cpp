@@ -349,12 +349,6 @@ std::vector<T> read_list(const Config& c, const std::string& key, const YAML::No
 }
 }  // namespace
 
-std::vector<double> Config::get_double_list(const std::string& key, const std::vector<double>& def) const {
-  std::vector<double> v = read_list(*this, key, lookup(key), def, "numbers");
-  record(key, YAML::Node(v));
-  return v;
-}
-
 std::vector<int64_t> Config::get_int_list(const std::string& key, const std::vector<int64_t>& def) const {
   std::vector<int64_t> v = read_list(*this, key, lookup(key), def, "integers");
   record(key, YAML::Node(v));
@@ -447,6 +441,24 @@ void Config::check_unused() const {
   std::string msg;
   for (const auto& e : errors) msg += (msg.empty() ? "" : "\n") + e;
   throw ConfigError(msg);
+}
+
+std::map<std::string, std::string> Config::resolved_leaves(const std::string& key) const {
+  std::map<std::string, std::string> out;
+  YAML::Node n = YAML::Clone(s_->resolved);
+  for (const auto& part : split_key_path(join(key))) {
+    if (!n.IsMap() || !n[part].IsDefined()) return out;
+    n = n[part];
+  }
+  std::function<void(const YAML::Node&, const std::string&)> walk = [&](const YAML::Node& node, const std::string& p) {
+    if (node.IsMap()) {
+      for (const auto& kv : node) walk(kv.second, (p.empty() ? "" : p + ".") + kv.first.as<std::string>());
+    } else {
+      out[p] = scalar_text(node);
+    }
+  };
+  walk(n, "");
+  return out;
 }
 
 std::string Config::resolved_yaml() const {

@@ -50,7 +50,6 @@ class Config {
   std::string get_string(const std::string& key) const;  // required
   std::string get_choice(const std::string& key, const std::string& def,
                          const std::vector<std::string>& choices) const;
-  std::vector<double> get_double_list(const std::string& key, const std::vector<double>& def) const;
   std::vector<int64_t> get_int_list(const std::string& key, const std::vector<int64_t>& def) const;
   // A list whose entries must each be one of `choices`.
   std::vector<std::string> get_choice_list(const std::string& key, const std::vector<std::string>& def,
@@ -68,6 +67,9 @@ class Config {
 
   // Throws ConfigError naming every key that no getter read.
   void check_unused() const;
+  // The resolved values of one section (every key read, defaults filled in) as "a.b" -> text:
+  // the provenance a component records (e.g. the sampler's settings next to its samples).
+  std::map<std::string, std::string> resolved_leaves(const std::string& key = "") const;
   // The resolved configuration (every key read, defaults filled in) as YAML text.
   std::string resolved_yaml() const;
   // The file (or "<checkpoint>", "<string>") this configuration was read from.

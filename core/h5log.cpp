@@ -1,5 +1,7 @@
 #include "core/h5log.h"
 
+#include <H5Cpp.h>
+
 #include <filesystem>
 #include <stdexcept>
 
@@ -10,199 +12,188 @@
 namespace scorelab {
 namespace {
 
-void check(herr_t rc, const std::string& what) {
-  if (rc < 0) throw std::runtime_error("HDF5: " + what + " failed");
-}
-hid_t check_id(hid_t id, const std::string& what) {
-  if (id < 0) throw std::runtime_error("HDF5: " + what + " failed");
-  return id;
+// HDF5's C++ API throws H5::Exception; every call goes through here to say what failed, in
+// scorelab's own words, without HDF5's diagnostic stack on stderr.
+template <class F>
+auto h5(const std::string& what, F&& f) -> decltype(f()) {
+  static const bool quiet = [] {
+    H5::Exception::dontPrint();
+    return true;
+  }();
+  (void)quiet;
+  try {
+    return f();
+  } catch (const H5::Exception& e) {
+    throw std::runtime_error("HDF5: " + what + " failed (" + e.getDetailMsg() + ")");
+  }
 }
 
-hid_t latest_fapl() {
-  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-  check(H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST), "set_libver_bounds");
+H5::FileAccPropList latest_fapl() {
+  H5::FileAccPropList fapl;
+  fapl.setLibverBounds(H5F_LIBVER_LATEST, H5F_LIBVER_LATEST);
   return fapl;
 }
 
-void set_string_attr(hid_t obj, const std::string& name, const std::string& value) {
-  hid_t type = H5Tcopy(H5T_C_S1);
-  H5Tset_size(type, H5T_VARIABLE);
-  H5Tset_cset(type, H5T_CSET_UTF8);
-  hid_t space = H5Screate(H5S_SCALAR);
-  if (H5Aexists(obj, name.c_str()) > 0) H5Adelete(obj, name.c_str());
-  hid_t attr = check_id(H5Acreate2(obj, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT), "attr " + name);
-  const char* s = value.c_str();
-  check(H5Awrite(attr, type, &s), "write attr " + name);
-  H5Aclose(attr);
-  H5Sclose(space);
-  H5Tclose(type);
+H5::StrType utf8_string() {
+  H5::StrType t(H5::PredType::C_S1, H5T_VARIABLE);
+  t.setCset(H5T_CSET_UTF8);
+  return t;
 }
 
-// Reads a variable-length UTF-8 string attribute.
-std::string read_string_attr(hid_t attr) {
-  hid_t mem = H5Tcopy(H5T_C_S1);
-  H5Tset_size(mem, H5T_VARIABLE);
-  H5Tset_cset(mem, H5T_CSET_UTF8);
-  char* str = nullptr;
-  H5Aread(attr, mem, &str);
-  std::string out = str ? str : "";
-  H5free_memory(str);
-  H5Tclose(mem);
-  return out;
+void set_string_attr(const H5::H5Object& obj, const std::string& name, const std::string& value) {
+  h5("write attribute " + name, [&] {
+    if (obj.attrExists(name)) obj.removeAttr(name);
+    H5::StrType type = utf8_string();
+    obj.createAttribute(name, type, H5::DataSpace(H5S_SCALAR)).write(type, H5std_string(value));
+  });
 }
 
-void set_double_attr(hid_t obj, const std::string& name, double value) {
-  hid_t space = H5Screate(H5S_SCALAR);
-  if (H5Aexists(obj, name.c_str()) > 0) H5Adelete(obj, name.c_str());
-  hid_t attr = check_id(H5Acreate2(obj, name.c_str(), H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT), name);
-  check(H5Awrite(attr, H5T_NATIVE_DOUBLE, &value), "write attr " + name);
-  H5Aclose(attr);
-  H5Sclose(space);
+void set_double_attr(const H5::H5Object& obj, const std::string& name, double value) {
+  h5("write attribute " + name, [&] {
+    if (obj.attrExists(name)) obj.removeAttr(name);
+    obj.createAttribute(name, H5::PredType::IEEE_F64LE, H5::DataSpace(H5S_SCALAR))
+        .write(H5::PredType::NATIVE_DOUBLE, &value);
+  });
 }
 
-hid_t ensure_group(hid_t file, const std::string& group) {
-  if (H5Lexists(file, group.c_str(), H5P_DEFAULT) > 0) return check_id(H5Gopen2(file, group.c_str(), H5P_DEFAULT), group);
-  hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
-  H5Pset_create_intermediate_group(lcpl, 1);
-  hid_t g = check_id(H5Gcreate2(file, group.c_str(), lcpl, H5P_DEFAULT, H5P_DEFAULT), "create group " + group);
-  H5Pclose(lcpl);
-  return g;
+// An attribute as text: strings as stored, numbers in std::to_string's format.
+std::string attr_text(const H5::Attribute& a) {
+  if (a.getTypeClass() == H5T_STRING) {
+    H5std_string s;
+    a.read(a.getStrType(), s);
+    return s;
+  }
+  double d = 0;
+  a.read(H5::PredType::NATIVE_DOUBLE, &d);
+  return std::to_string(d);
 }
 
-hsize_t extent(hid_t ds) {
-  hid_t space = H5Dget_space(ds);
+// Creates the groups on the way to `path` ("a/b/c" needs "a" and "a/b").
+void ensure_parents(H5::Group& root, const std::string& path) {
+  for (size_t slash = path.find('/', 1); slash != std::string::npos; slash = path.find('/', slash + 1)) {
+    std::string g = path.substr(0, slash);
+    if (!root.nameExists(g)) root.createGroup(g);
+  }
+}
+
+hsize_t extent(const H5::DataSet& ds) {
   hsize_t n = 0;
-  H5Sget_simple_extent_dims(space, &n, nullptr);
-  H5Sclose(space);
+  ds.getSpace().getSimpleExtentDims(&n);
   return n;
 }
 
-void write_array_to(hid_t file, const std::string& name, const at::Tensor& data, const AttrMap& attrs,
-                    const std::map<std::string, double>& num_attrs) {
-  at::Tensor t = data.detach().to(at::kCPU).contiguous();
-  bool dbl = t.scalar_type() == at::kDouble;
-  if (!dbl) t = t.to(at::kFloat);
-  std::vector<hsize_t> dims(t.sizes().begin(), t.sizes().end());
-  auto slash = name.rfind('/');
-  if (slash != std::string::npos && slash > 0) H5Gclose(ensure_group(file, name.substr(0, slash)));
-  if (H5Lexists(file, name.c_str(), H5P_DEFAULT) > 0) check(H5Ldelete(file, name.c_str(), H5P_DEFAULT), "delete " + name);
-  hid_t space = H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr);
-  hid_t ds = check_id(H5Dcreate2(file, name.c_str(), dbl ? H5T_IEEE_F64LE : H5T_IEEE_F32LE, space, H5P_DEFAULT,
-                                 H5P_DEFAULT, H5P_DEFAULT),
-                      "create " + name);
-  check(H5Dwrite(ds, dbl ? H5T_NATIVE_DOUBLE : H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.data_ptr()),
-        "write " + name);
-  for (const auto& [k, v] : attrs) set_string_attr(ds, k, v);
-  for (const auto& [k, v] : num_attrs) set_double_attr(ds, k, v);
-  H5Dclose(ds);
-  H5Sclose(space);
+void set_extent(const H5::DataSet& ds, hsize_t n, const std::string& what) {
+  if (H5Dset_extent(ds.getId(), &n) < 0) throw std::runtime_error("HDF5: set the extent of " + what + " failed");
 }
 
-// Copies the string and numeric attributes of object `name` (and of everything below it,
-// for a group) from file `src` to the same path in file `dst`.
-void copy_attrs_recursive(hid_t src, hid_t dst, const std::string& name) {
-  hid_t so = H5Oopen(src, name.c_str(), H5P_DEFAULT);
-  hid_t d_o = H5Oopen(dst, name.c_str(), H5P_DEFAULT);
-  if (so < 0 || d_o < 0) throw std::runtime_error("HDF5: cannot open " + name + " to copy its attributes");
-  int n_attrs = H5Aget_num_attrs(so);
-  for (int i = 0; i < n_attrs; ++i) {
-    hid_t a = H5Aopen_by_idx(so, ".", H5_INDEX_CRT_ORDER, H5_ITER_INC, static_cast<hsize_t>(i), H5P_DEFAULT, H5P_DEFAULT);
-    if (a < 0) a = H5Aopen_by_idx(so, ".", H5_INDEX_NAME, H5_ITER_INC, static_cast<hsize_t>(i), H5P_DEFAULT, H5P_DEFAULT);
-    char buf[256];
-    H5Aget_name(a, sizeof buf, buf);
-    hid_t type = H5Aget_type(a);
-    if (H5Tget_class(type) == H5T_STRING) {
-      set_string_attr(d_o, buf, read_string_attr(a));
-    } else {
-      double v = 0;
-      H5Aread(a, H5T_NATIVE_DOUBLE, &v);
-      set_double_attr(d_o, buf, v);
+void write_array_to(H5::Group& root, const std::string& name, const at::Tensor& data, const AttrMap& attrs,
+                    const NumAttrMap& num_attrs) {
+  at::Tensor t = data.detach().to(at::kCPU).contiguous();
+  const bool dbl = t.scalar_type() == at::kDouble;
+  if (!dbl) t = t.to(at::kFloat);
+  std::vector<hsize_t> dims(t.sizes().begin(), t.sizes().end());
+  h5("write " + name, [&] {
+    ensure_parents(root, name);
+    if (root.nameExists(name)) root.unlink(name);
+    H5::DataSpace space(static_cast<int>(dims.size()), dims.data());
+    H5::DataSet ds = root.createDataSet(name, dbl ? H5::PredType::IEEE_F64LE : H5::PredType::IEEE_F32LE, space);
+    ds.write(t.data_ptr(), dbl ? H5::PredType::NATIVE_DOUBLE : H5::PredType::NATIVE_FLOAT);
+    for (const auto& [k, v] : attrs) set_string_attr(ds, k, v);
+    for (const auto& [k, v] : num_attrs) set_double_attr(ds, k, v);
+  });
+}
+
+// Copies the attributes of object `name` (and of everything below it, for a group) from `src`
+// to the same path in `dst` (H5Ocopy runs without attributes: HDF5 1.10 crashes copying
+// variable-length string attributes kept in dense storage).
+void copy_attrs_recursive(const H5::Group& src, const H5::Group& dst, const std::string& name) {
+  auto copy = [&](const H5::H5Object& from, const H5::H5Object& to) {
+    for (int i = 0; i < from.getNumAttrs(); ++i) {
+      H5::Attribute a = from.openAttribute(static_cast<unsigned>(i));
+      if (a.getTypeClass() == H5T_STRING) {
+        set_string_attr(to, a.getName(), attr_text(a));
+      } else {
+        double v = 0;
+        a.read(H5::PredType::NATIVE_DOUBLE, &v);
+        set_double_attr(to, a.getName(), v);
+      }
     }
-    H5Tclose(type);
-    H5Aclose(a);
+  };
+  if (src.childObjType(name) == H5O_TYPE_GROUP) {
+    H5::Group from = src.openGroup(name), to = dst.openGroup(name);
+    copy(from, to);
+    for (hsize_t i = 0; i < from.getNumObjs(); ++i) copy_attrs_recursive(src, dst, name + "/" + from.getObjnameByIdx(i));
+  } else {
+    copy(src.openDataSet(name), dst.openDataSet(name));
   }
-  if (H5Iget_type(so) == H5I_GROUP) {
-    H5G_info_t info;
-    H5Gget_info(so, &info);
-    for (hsize_t i = 0; i < info.nlinks; ++i) {
-      char buf[256];
-      H5Lget_name_by_idx(so, ".", H5_INDEX_NAME, H5_ITER_INC, i, buf, sizeof buf, H5P_DEFAULT);
-      copy_attrs_recursive(src, dst, name + "/" + buf);
+}
+
+// Cuts every column of table group `g` back to the rows with step <= max_step.
+void truncate_table(const H5::Group& g, int64_t max_step) {
+  H5::DataSet sds = g.openDataSet("step");
+  std::vector<int64_t> steps(extent(sds));
+  if (!steps.empty()) sds.read(steps.data(), H5::PredType::NATIVE_INT64);
+  hsize_t keep = 0;
+  while (keep < steps.size() && steps[keep] <= max_step) ++keep;
+  for (hsize_t i = 0; i < g.getNumObjs(); ++i) {
+    std::string c = g.getObjnameByIdx(i);
+    if (g.childObjType(c) != H5O_TYPE_DATASET) continue;
+    H5::DataSet ds = g.openDataSet(c);
+    if (extent(ds) > keep) set_extent(ds, keep, c);
+  }
+}
+
+H5::H5File open_for_reading(const std::string& file) {
+  return h5("open " + file, [&] {
+    try {
+      return H5::H5File(file, H5F_ACC_RDONLY);
+    } catch (const H5::Exception&) {  // a log whose writer is running (or was killed)
+      return H5::H5File(file, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ);
     }
-  }
-  H5Oclose(so);
-  H5Oclose(d_o);
+  });
 }
 
 }  // namespace
 
+RunLog::RunLog() = default;
+
 std::unique_ptr<RunLog> RunLog::create(const std::string& path, const AttrMap& root_attrs) {
   std::unique_ptr<RunLog> log(new RunLog());
   log->path_ = path;
-  hid_t fapl = latest_fapl();
-  log->file_ = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
-  H5Pclose(fapl);
-  check_id(log->file_, "create " + path);
-  for (const auto& [k, v] : root_attrs) set_string_attr(log->file_, k, v);
+  log->file_ = h5("create " + path, [&] {
+    return std::make_unique<H5::H5File>(path, H5F_ACC_TRUNC, H5::FileCreatPropList::DEFAULT, latest_fapl());
+  });
+  for (const auto& [k, v] : root_attrs) set_string_attr(*log->file_, k, v);
   return log;
 }
 
 std::unique_ptr<RunLog> RunLog::resume(const std::string& path, int64_t max_step, const AttrMap& root_attrs) {
   namespace fs = std::filesystem;
   if (!fs::exists(path)) return create(path, root_attrs);
-  std::string tmp = path + ".resume.tmp";
-  hid_t fapl = latest_fapl();
-  // SWMR read opens a file whose writer died without closing it.
-  hid_t old = H5Fopen(path.c_str(), H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, fapl);
-  if (old < 0) old = H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl);
-  check_id(old, "open " + path + " to resume it");
-  hid_t neu = check_id(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl), "create " + tmp);
-  H5Pclose(fapl);
-  for (const auto& [k, v] : root_attrs) set_string_attr(neu, k, v);
-  // Copy every top-level object, then cut tables back to the checkpoint's step.
-  H5G_info_t info;
-  H5Gget_info(old, &info);
-  std::vector<std::string> names;
-  for (hsize_t i = 0; i < info.nlinks; ++i) {
-    char buf[256];
-    H5Lget_name_by_idx(old, ".", H5_INDEX_NAME, H5_ITER_INC, i, buf, sizeof buf, H5P_DEFAULT);
-    names.emplace_back(buf);
-  }
-  // H5Ocopy without attributes (HDF5 1.10 crashes copying variable-length string attributes
-  // kept in dense storage), then the attributes one by one.
-  hid_t ocpl = H5Pcreate(H5P_OBJECT_COPY);
-  H5Pset_copy_object(ocpl, H5O_COPY_WITHOUT_ATTR_FLAG);
-  for (const auto& n : names) {
-    check(H5Ocopy(old, n.c_str(), neu, n.c_str(), ocpl, H5P_DEFAULT), "copy " + n);
-    copy_attrs_recursive(old, neu, n);
-  }
-  H5Pclose(ocpl);
-  H5Fclose(old);
-  for (const auto& n : names) {
-    std::string step = n + "/step";
-    if (H5Lexists(neu, step.c_str(), H5P_DEFAULT) <= 0) continue;
-    hid_t g = H5Gopen2(neu, n.c_str(), H5P_DEFAULT);
-    hid_t sds = H5Dopen2(g, "step", H5P_DEFAULT);
-    hsize_t len = extent(sds);
-    std::vector<int64_t> steps(len);
-    if (len) H5Dread(sds, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, steps.data());
-    H5Dclose(sds);
-    hsize_t keep = 0;
-    while (keep < len && steps[keep] <= max_step) ++keep;
-    H5G_info_t gi;
-    H5Gget_info(g, &gi);
-    for (hsize_t i = 0; i < gi.nlinks; ++i) {
-      char buf[256];
-      H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, buf, sizeof buf, H5P_DEFAULT);
-      hid_t ds = H5Dopen2(g, buf, H5P_DEFAULT);
-      if (ds >= 0) {
-        if (extent(ds) > keep) check(H5Dset_extent(ds, &keep), std::string("truncate ") + buf);
-        H5Dclose(ds);
+  const std::string tmp = path + ".resume.tmp";
+  h5("rebuild " + path + " to resume it", [&] {
+    // SWMR read opens a file whose writer died without closing it.
+    H5::H5File old = [&] {
+      try {
+        return H5::H5File(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5::FileCreatPropList::DEFAULT, latest_fapl());
+      } catch (const H5::Exception&) {
+        return H5::H5File(path, H5F_ACC_RDONLY, H5::FileCreatPropList::DEFAULT, latest_fapl());
       }
+    }();
+    H5::H5File neu(tmp, H5F_ACC_TRUNC, H5::FileCreatPropList::DEFAULT, latest_fapl());
+    for (const auto& [k, v] : root_attrs) set_string_attr(neu, k, v);
+    H5::PropList ocpl(H5P_OBJECT_COPY);
+    H5Pset_copy_object(ocpl.getId(), H5O_COPY_WITHOUT_ATTR_FLAG);
+    std::vector<std::string> names;
+    for (hsize_t i = 0; i < old.getNumObjs(); ++i) names.push_back(old.getObjnameByIdx(i));
+    for (const auto& n : names) {
+      if (H5Ocopy(old.getId(), n.c_str(), neu.getId(), n.c_str(), ocpl.getId(), H5P_DEFAULT) < 0)
+        throw std::runtime_error("HDF5: copy " + n + " failed");
+      copy_attrs_recursive(old, neu, n);
     }
-    H5Gclose(g);
-  }
-  H5Fclose(neu);
+    for (const auto& n : names)
+      if (neu.childObjType(n) == H5O_TYPE_GROUP && neu.nameExists(n + "/step")) truncate_table(neu.openGroup(n), max_step);
+  });
   fs::rename(tmp, path);
   std::unique_ptr<RunLog> log(new RunLog());
   log->path_ = path;
@@ -219,53 +210,49 @@ RunLog::~RunLog() {
 
 void RunLog::reopen(bool swmr) {
   for (auto& [g, t] : tables_)
-    for (auto& ds : t.datasets) {
-      if (ds >= 0) H5Dclose(ds);
-      ds = -1;
-    }
-  if (file_ >= 0) H5Fclose(file_);
-  hid_t fapl = latest_fapl();
-  file_ = check_id(H5Fopen(path_.c_str(), H5F_ACC_RDWR | (swmr ? H5F_ACC_SWMR_WRITE : 0u), fapl), "open " + path_);
-  H5Pclose(fapl);
+    for (auto& ds : t.datasets) ds.close();
+  file_.reset();
+  file_ = h5("open " + path_, [&] {
+    return std::make_unique<H5::H5File>(path_, H5F_ACC_RDWR | (swmr ? H5F_ACC_SWMR_WRITE : 0u),
+                                        H5::FileCreatPropList::DEFAULT, latest_fapl());
+  });
   swmr_ = swmr;
   for (auto& [g, t] : tables_)
     for (size_t i = 0; i < t.columns.size(); ++i)
-      t.datasets[i] = check_id(H5Dopen2(file_, (g + "/" + t.columns[i]).c_str(), H5P_DEFAULT), "open " + g);
+      t.datasets[i] = h5("open " + g, [&] { return file_->openDataSet(g + "/" + t.columns[i]); });
 }
 
 void RunLog::declare_table(const std::string& group, const std::vector<std::string>& columns) {
   if (swmr_) throw std::logic_error("RunLog: declare_table after start_swmr");
   Table t;
   t.columns = columns;
-  hid_t g = ensure_group(file_, group);
-  std::string names;
-  for (const auto& c : columns) names += (names.empty() ? "" : ",") + c;
-  set_string_attr(g, "columns", names);  // the table's column order (HDF5 lists names sorted)
-  for (const auto& c : columns) {
-    bool is_step = c == "step";
-    hid_t ds;
-    if (H5Lexists(g, c.c_str(), H5P_DEFAULT) > 0) {
-      ds = check_id(H5Dopen2(g, c.c_str(), H5P_DEFAULT), "open " + group + "/" + c);
-    } else {
-      hsize_t dims = 0, maxdims = H5S_UNLIMITED, chunk = 256;
-      hid_t space = H5Screate_simple(1, &dims, &maxdims);
-      hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-      H5Pset_chunk(dcpl, 1, &chunk);
-      ds = check_id(H5Dcreate2(g, c.c_str(), is_step ? H5T_STD_I64LE : H5T_IEEE_F64LE, space, H5P_DEFAULT, dcpl,
-                               H5P_DEFAULT),
-                    "create " + group + "/" + c);
-      H5Pclose(dcpl);
-      H5Sclose(space);
+  h5("declare table " + group, [&] {
+    if (!file_->nameExists(group)) {
+      ensure_parents(*file_, group);
+      file_->createGroup(group);
     }
-    t.datasets.push_back(ds);
-  }
-  H5Gclose(g);
+    H5::Group g = file_->openGroup(group);
+    std::string names;
+    for (const auto& c : columns) names += (names.empty() ? "" : ",") + c;
+    set_string_attr(g, "columns", names);  // the table's column order (HDF5 lists names sorted)
+    for (const auto& c : columns) {
+      if (g.nameExists(c)) {
+        t.datasets.push_back(g.openDataSet(c));
+        continue;
+      }
+      hsize_t dims = 0, maxdims = H5S_UNLIMITED, chunk = 256;
+      H5::DSetCreatPropList dcpl;
+      dcpl.setChunk(1, &chunk);
+      t.datasets.push_back(g.createDataSet(c, c == "step" ? H5::PredType::STD_I64LE : H5::PredType::IEEE_F64LE,
+                                           H5::DataSpace(1, &dims, &maxdims), dcpl));
+    }
+  });
   tables_[group] = std::move(t);
 }
 
 void RunLog::start_swmr() {
   if (swmr_) return;
-  check(H5Fstart_swmr_write(file_), "start SWMR write on " + path_);
+  if (H5Fstart_swmr_write(file_->getId()) < 0) throw std::runtime_error("HDF5: start SWMR write on " + path_ + " failed");
   swmr_ = true;
 }
 
@@ -279,125 +266,158 @@ void RunLog::append_row(const std::string& group, const std::vector<double>& row
 }
 
 void RunLog::flush() {
-  if (file_ < 0) return;
+  if (!file_) return;
   for (auto& [g, t] : tables_) {
     if (t.pending.empty()) continue;
-    hsize_t n = t.pending.size();
+    const hsize_t n = t.pending.size();
     for (size_t c = 0; c < t.columns.size(); ++c) {
-      hid_t ds = t.datasets[c];
-      hsize_t old = extent(ds), total = old + n;
-      check(H5Dset_extent(ds, &total), "extend " + g + "/" + t.columns[c]);
-      hid_t fspace = H5Dget_space(ds);
-      H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &old, nullptr, &n, nullptr);
-      hid_t mspace = H5Screate_simple(1, &n, nullptr);
-      if (t.columns[c] == "step") {
-        std::vector<int64_t> v(n);
-        for (hsize_t i = 0; i < n; ++i) v[i] = static_cast<int64_t>(t.pending[i][c]);
-        check(H5Dwrite(ds, H5T_NATIVE_INT64, mspace, fspace, H5P_DEFAULT, v.data()), "write");
-      } else {
-        std::vector<double> v(n);
-        for (hsize_t i = 0; i < n; ++i) v[i] = t.pending[i][c];
-        check(H5Dwrite(ds, H5T_NATIVE_DOUBLE, mspace, fspace, H5P_DEFAULT, v.data()), "write");
-      }
-      H5Sclose(mspace);
-      H5Sclose(fspace);
-      check(H5Dflush(ds), "flush " + g + "/" + t.columns[c]);
+      const H5::DataSet& ds = t.datasets[c];
+      const std::string what = g + "/" + t.columns[c];
+      hsize_t old = extent(ds);
+      set_extent(ds, old + n, what);
+      h5("append to " + what, [&] {
+        H5::DataSpace fspace = ds.getSpace();
+        fspace.selectHyperslab(H5S_SELECT_SET, &n, &old);
+        H5::DataSpace mspace(1, &n);
+        if (t.columns[c] == "step") {
+          std::vector<int64_t> v(n);
+          for (hsize_t i = 0; i < n; ++i) v[i] = static_cast<int64_t>(t.pending[i][c]);
+          ds.write(v.data(), H5::PredType::NATIVE_INT64, mspace, fspace);
+        } else {
+          std::vector<double> v(n);
+          for (hsize_t i = 0; i < n; ++i) v[i] = t.pending[i][c];
+          ds.write(v.data(), H5::PredType::NATIVE_DOUBLE, mspace, fspace);
+        }
+      });
+      if (H5Dflush(ds.getId()) < 0) throw std::runtime_error("HDF5: flush " + what + " failed");
     }
     t.pending.clear();
   }
-  check(H5Fflush(file_, H5F_SCOPE_GLOBAL), "flush " + path_);
+  h5("flush " + path_, [&] { file_->flush(H5F_SCOPE_GLOBAL); });
 }
 
 void RunLog::write_array(const std::string& name, const at::Tensor& data, const AttrMap& attrs,
-                         const std::map<std::string, double>& num_attrs) {
+                         const NumAttrMap& num_attrs) {
   flush();
   if (swmr_) reopen(false);
-  write_array_to(file_, name, data, attrs, num_attrs);
-  check(H5Fflush(file_, H5F_SCOPE_GLOBAL), "flush " + path_);
+  write_array_to(*file_, name, data, attrs, num_attrs);
+  h5("flush " + path_, [&] { file_->flush(H5F_SCOPE_GLOBAL); });
 }
 
 void RunLog::close() {
-  if (file_ < 0) return;
+  if (!file_) return;
   flush();
   for (auto& [g, t] : tables_)
-    for (auto& ds : t.datasets) {
-      if (ds >= 0) H5Dclose(ds);
-      ds = -1;
-    }
-  H5Fclose(file_);
-  file_ = -1;
+    for (auto& ds : t.datasets) ds.close();
+  file_.reset();
   swmr_ = false;
 }
 
 std::vector<double> RunLog::read_column(const std::string& file, const std::string& dataset) {
-  hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (f < 0) f = H5Fopen(file.c_str(), H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT);
-  check_id(f, "open " + file);
-  hid_t ds = H5Dopen2(f, dataset.c_str(), H5P_DEFAULT);
-  if (ds < 0) {
-    H5Fclose(f);
-    throw std::runtime_error(file + ": no dataset " + dataset);
-  }
-  std::vector<double> v(extent(ds));
-  if (!v.empty()) H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data());
-  H5Dclose(ds);
-  H5Fclose(f);
-  return v;
+  H5::H5File f = open_for_reading(file);
+  if (!f.nameExists(dataset)) throw std::runtime_error(file + ": no dataset " + dataset);
+  return h5("read " + dataset, [&] {
+    H5::DataSet ds = f.openDataSet(dataset);
+    std::vector<double> v(extent(ds));
+    if (!v.empty()) ds.read(v.data(), H5::PredType::NATIVE_DOUBLE);
+    return v;
+  });
+}
+
+std::vector<std::string> RunLog::read_strings(const std::string& file, const std::string& dataset) {
+  H5::H5File f = open_for_reading(file);
+  if (!f.nameExists(dataset)) throw std::runtime_error(file + ": no dataset " + dataset);
+  return h5("read " + dataset, [&] {
+    H5::DataSet ds = f.openDataSet(dataset);
+    std::vector<char*> raw(extent(ds), nullptr);
+    H5::StrType type = utf8_string();
+    if (!raw.empty()) ds.read(raw.data(), type);
+    std::vector<std::string> out(raw.begin(), raw.end());
+    H5::DataSpace space = ds.getSpace();
+#if H5_VERSION_GE(1, 12, 0)
+    if (!raw.empty()) H5Treclaim(type.getId(), space.getId(), H5P_DEFAULT, raw.data());
+#else
+    if (!raw.empty()) H5Dvlen_reclaim(type.getId(), space.getId(), H5P_DEFAULT, raw.data());
+#endif
+    return out;
+  });
 }
 
 std::string RunLog::read_attr(const std::string& file, const std::string& object, const std::string& name) {
-  hid_t f = check_id(H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "open " + file);
-  hid_t attr = H5Aopen_by_name(f, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT);
-  if (attr < 0) {
-    H5Fclose(f);
-    throw std::runtime_error(file + ": no attribute " + object + "@" + name);
-  }
-  hid_t type = H5Aget_type(attr);
-  std::string out;
-  if (H5Tget_class(type) == H5T_STRING) {
-    out = read_string_attr(attr);
-  } else {
-    double d = 0;
-    H5Aread(attr, H5T_NATIVE_DOUBLE, &d);
-    out = std::to_string(d);
-  }
-  H5Tclose(type);
-  H5Aclose(attr);
-  H5Fclose(f);
-  return out;
+  H5::H5File f = open_for_reading(file);
+  auto read = [&](const H5::H5Object& o) {
+    if (!o.attrExists(name)) throw std::runtime_error(file + ": no attribute " + object + "@" + name);
+    return h5("read " + object + "@" + name, [&] { return attr_text(o.openAttribute(name)); });
+  };
+  if (object.empty() || object == "/") return read(f);
+  if (!f.nameExists(object)) throw std::runtime_error(file + ": no attribute " + object + "@" + name);
+  if (f.childObjType(object) == H5O_TYPE_GROUP) return read(f.openGroup(object));
+  return read(f.openDataSet(object));
 }
 
 at::Tensor RunLog::read_array(const std::string& file, const std::string& dataset) {
-  hid_t f = check_id(H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "open " + file);
-  hid_t ds = H5Dopen2(f, dataset.c_str(), H5P_DEFAULT);
-  if (ds < 0) {
-    H5Fclose(f);
-    throw std::runtime_error(file + ": no dataset " + dataset);
-  }
-  hid_t space = H5Dget_space(ds);
-  int rank = H5Sget_simple_extent_ndims(space);
-  std::vector<hsize_t> dims(rank);
-  H5Sget_simple_extent_dims(space, dims.data(), nullptr);
-  std::vector<int64_t> shape(dims.begin(), dims.end());
-  at::Tensor out = at::empty(shape, at::kDouble);
-  H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data_ptr());
-  H5Sclose(space);
-  H5Dclose(ds);
-  H5Fclose(f);
-  return out;
+  H5::H5File f = open_for_reading(file);
+  if (!f.nameExists(dataset)) throw std::runtime_error(file + ": no dataset " + dataset);
+  return h5("read " + dataset, [&] {
+    H5::DataSet ds = f.openDataSet(dataset);
+    H5::DataSpace space = ds.getSpace();
+    std::vector<hsize_t> dims(static_cast<size_t>(space.getSimpleExtentNdims()));
+    space.getSimpleExtentDims(dims.data());
+    at::Tensor out = at::empty(std::vector<int64_t>(dims.begin(), dims.end()), at::kDouble);
+    ds.read(out.data_ptr(), H5::PredType::NATIVE_DOUBLE);
+    return out;
+  });
+}
+
+TableFile::TableFile(std::string path, const AttrMap& root_attrs) : path_(std::move(path)) {
+  file_ = h5("create " + path_ + ".tmp", [&] { return std::make_unique<H5::H5File>(path_ + ".tmp", H5F_ACC_TRUNC); });
+  for (const auto& [k, v] : root_attrs) set_string_attr(*file_, k, v);
+}
+
+TableFile::~TableFile() {
+  if (!file_) return;
+  file_.reset();
+  std::error_code ec;
+  std::filesystem::remove(path_ + ".tmp", ec);
+}
+
+void TableFile::table(const std::string& group, const std::vector<TableColumn>& columns) {
+  h5("write table " + group, [&] {
+    ensure_parents(*file_, group);
+    H5::Group g = file_->createGroup(group);
+    std::string names;
+    for (const auto& c : columns) {
+      names += (names.empty() ? "" : ",") + c.name;
+      hsize_t n = c.text.empty() ? c.numbers.size() : c.text.size();
+      H5::DataSpace space(1, &n);
+      if (!c.text.empty()) {
+        H5::StrType type = utf8_string();
+        std::vector<const char*> p;
+        for (const auto& s : c.text) p.push_back(s.c_str());
+        g.createDataSet(c.name, type, space).write(p.data(), type);
+      } else {
+        g.createDataSet(c.name, H5::PredType::IEEE_F64LE, space).write(c.numbers.data(), H5::PredType::NATIVE_DOUBLE);
+      }
+    }
+    set_string_attr(g, "columns", names);
+  });
+}
+
+void TableFile::array(const std::string& name, const at::Tensor& data, const AttrMap& attrs,
+                      const NumAttrMap& num_attrs) {
+  write_array_to(*file_, name, data, attrs, num_attrs);
+}
+
+void TableFile::commit() {
+  file_.reset();
+  std::filesystem::rename(path_ + ".tmp", path_);
 }
 
 void write_h5_file(const std::string& path, const std::string& name, const at::Tensor& data, const AttrMap& attrs,
-                   const std::map<std::string, double>& num_attrs) {
+                   const NumAttrMap& num_attrs) {
   atomic_publish(path, [&](const std::string& tmp) {
-    hid_t f = check_id(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), "create " + tmp);
-    try {
-      write_array_to(f, name, data, attrs, num_attrs);
-    } catch (...) {
-      H5Fclose(f);
-      throw;
-    }
-    H5Fclose(f);
+    H5::H5File f = h5("create " + tmp, [&] { return H5::H5File(tmp, H5F_ACC_TRUNC); });
+    write_array_to(f, name, data, attrs, num_attrs);
   });
 }
 

@@ -10,6 +10,7 @@
 #include "core/checkpoint.h"
 #include "core/device.h"
 #include "core/h5log.h"
+#include "core/tensor_util.h"
 #include "experiments/experiment.h"
 #include "experiments/inference.h"
 #include "experiments/trainer.h"
@@ -38,7 +39,7 @@ int command_sample(const std::string& source, const std::vector<std::string>& ov
   fs::create_directories(fs::path(out).parent_path().empty() ? "." : fs::path(out).parent_path());
   set_threads(l.ex);
   SampleResult r = draw_samples(l.ex, *l.model, l.ex.sample.n, l.ex.run.seed, "sample");
-  AttrMap attrs = l.ex.sampler->settings();
+  AttrMap attrs = l.ex.cfg.resolved_leaves("sample");
   attrs["source"] = source;
   attrs["model"] = l.model->module() ? (l.ex.sample.use_ema ? "ema" : "raw") : "oracle";
   attrs["config"] = l.ex.cfg.resolved_yaml();
@@ -65,7 +66,7 @@ int command_likelihood(const std::string& source, const std::vector<std::string>
   int64_t dims = x[0].numel();
   double nll = -r.log_p.mean().item<double>();
   double se = r.log_p.std().item<double>() / std::sqrt(static_cast<double>(x.size(0)));
-  double bpd = nll / (dims * std::log(2.0));
+  double bpd = bits_per_dim(-nll, dims);
   AttrMap attrs{{"source", source},
                 {"divergence", ex.likelihood.ode.divergence},
                 {"config", ex.cfg.resolved_yaml()},

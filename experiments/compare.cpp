@@ -1,5 +1,6 @@
 #include "experiments/compare.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -15,8 +16,8 @@
 #include "core/fsutil.h"
 #include "core/h5log.h"
 #include "experiments/inference.h"
-#include "experiments/evaluation.h"
-#include "experiments/plot.h"
+#include "experiments/evaluation/evaluation.h"
+#include "experiments/report/plot.h"
 
 namespace scorelab {
 namespace fs = std::filesystem;
@@ -75,7 +76,8 @@ std::string fmt(double v) {
 
 }  // namespace
 
-std::vector<CompareRow> run_compare(const std::string& path, const std::vector<std::string>& cli_overrides) {
+std::vector<CompareRow> run_compare(const std::string& path, const std::vector<std::string>& cli_overrides,
+                                    const Registries& reg) {
   Config cmp = Config::load_file(path, cli_overrides);
   std::string source = cmp.get_string("source");
   if (!fs::exists(source) && fs::exists(fs::path(path).parent_path() / source))
@@ -89,35 +91,47 @@ std::vector<CompareRow> run_compare(const std::string& path, const std::vector<s
   const int64_t projections = cmp.get_int("projections", 256, 1);
   const std::string out_dir = cmp.get_string("out_dir", "runs/compare/" + fs::path(path).stem().string());
   std::vector<Setting> settings = expand(cmp);
-  cmp.check_unused();
 
-  // Build every sampler before sampling anything: a bad setting fails now, naming its entry.
-  // The model is loaded once; each row is the source's config with its own sample section.
-  std::vector<Experiment> rows_ex;
-  std::unique_ptr<Loaded> loaded;
+  // The model and the data set are built once, from the source; then every row's sampler from
+  // its own section (which replaces the source's `sample` section whole) before sampling
+  // anything: a bad setting fails now, naming its entry.
+  auto ov = base;
+  ov.push_back("run.seed=" + std::to_string(seed));
+  Loaded loaded = load_for_inference(source, ov, reg);
+  const Experiment& ex0 = loaded.ex;
+  std::vector<std::shared_ptr<const Sampler>> samplers;
+  std::vector<int64_t> batch_sizes;
   for (const auto& s : settings) {
-    // The sampler's section replaces the source's `sample` section whole.
-    std::string section = "sample={n: " + std::to_string(n);
+    std::string section = "sample: {n: " + std::to_string(n);
     for (const auto& kv : s.overrides) section += ", " + kv;
-    auto ov = base;
-    ov.push_back(section + "}");
-    ov.push_back("run.seed=" + std::to_string(seed));
     try {
-      if (!loaded) loaded = std::make_unique<Loaded>(load_for_inference(source, ov));
-      rows_ex.push_back(with_overrides(*loaded, ov));
+      Config row = Config::from_string(section + "}\n", path);
+      Config sc = row.at("sample");
+      samplers.push_back(reg.sampler.build(sc, "euler_maruyama", *ex0.sde));
+      sc.get_int("n", n, 1);
+      batch_sizes.push_back(sc.get_int("batch_size", 0, 0));
+      if (sc.get_bool("use_ema", ex0.sample.use_ema) != ex0.sample.use_ema)
+        sc.fail("use_ema", "applies to the whole comparison (one model): set sample.use_ema in `overrides`");
+      row.check_unused();
     } catch (const ConfigError& e) {
       cmp.fail("samplers." + std::to_string(s.entry), std::string("this sampler's settings: ") + e.what());
     }
   }
-  const Experiment& ex0 = rows_ex.front();
+  const std::vector<std::string> columns = Evaluator::columns_for(ex0);
+  const std::string quality = cmp.get_string("quality", ex0.eval.headline);
+  if (std::find(columns.begin(), columns.end(), quality) == columns.end())
+    cmp.fail("quality", "'" + quality + "' is not a metric of this comparison's data");
+  cmp.check_unused();
   if (ex0.run.threads > 0) at::set_num_threads(static_cast<int>(ex0.run.threads));
-  Evaluator ev(ex0, ref_n, projections, static_cast<uint64_t>(seed));
+  Evaluator ev(ex0, ref_n, projections, static_cast<uint64_t>(seed), reg.metric);
   const at::Tensor& ref = ev.reference();
+  const auto opts = at::TensorOptions().dtype(ex0.run.dtype).device(ex0.device);
 
   std::vector<CompareRow> rows;
   std::vector<at::Tensor> samples;
   for (size_t i = 0; i < settings.size(); ++i) {
-    SampleResult r = draw_samples(rows_ex[i], *loaded->model, n, static_cast<uint64_t>(seed), settings[i].sampler);
+    SampleResult r = draw_samples(*samplers[i], *loaded.model, n, batch_sizes[i], static_cast<uint64_t>(seed),
+                                  ex0.data->sample_shape(), opts, settings[i].sampler);
     CompareRow row{settings[i].sampler, settings[i].label, r.nfe, r.seconds, ev.score(r.x)};
     rows.push_back(row);
     samples.push_back(r.x);
@@ -148,22 +162,30 @@ std::vector<CompareRow> run_compare(const std::string& path, const std::vector<s
   header += "\n\n";
   atomic_write_text(out_dir + "/compare.md", header + md.str());
   atomic_write_text(out_dir + "/compare.csv", csv.str());
-  std::string h5 = out_dir + "/compare.h5";
   {
-    auto log = RunLog::create(h5, {{"source", source}, {"compare_config", cmp.resolved_yaml()}, {"table", md.str()}});
-    std::vector<std::string> cols{"step", "nfe", "seconds"};
-    for (const auto& [k, v] : rows[0].metrics) cols.push_back(k);
-    log->declare_table("compare", cols);
-    for (size_t i = 0; i < rows.size(); ++i) {
-      std::vector<double> row{static_cast<double>(i), static_cast<double>(rows[i].nfe), rows[i].seconds};
-      for (const auto& [k, v] : rows[i].metrics) row.push_back(v);
-      log->append_row("compare", row);
+    // One row per sampler setting (typed columns, no step column) and each row's samples.
+    TableFile h5(out_dir + "/compare.h5", {{"source", source}, {"compare_config", cmp.resolved_yaml()},
+                                           {"quality", quality}, {"table", md.str()}});
+    std::vector<std::string> sampler, label;
+    std::vector<double> nfe, seconds;
+    for (const auto& r : rows) {
+      sampler.push_back(r.sampler);
+      label.push_back(r.settings);
+      nfe.push_back(static_cast<double>(r.nfe));
+      seconds.push_back(r.seconds);
     }
-    log->flush();
+    std::vector<TableColumn> cols{TableColumn::of("sampler", sampler), TableColumn::of("settings", label),
+                                  TableColumn::of("nfe", nfe), TableColumn::of("seconds", seconds)};
+    for (size_t k = 0; k < rows[0].metrics.size(); ++k) {
+      std::vector<double> v;
+      for (const auto& r : rows) v.push_back(r.metrics[k].second);
+      cols.push_back(TableColumn::of(rows[0].metrics[k].first, v));
+    }
+    h5.table("compare", cols);
     for (size_t i = 0; i < rows.size(); ++i)
-      log->write_array("compare/samples/" + std::to_string(i), samples[i],
-                       {{"sampler", rows[i].sampler}, {"settings", rows[i].settings}},
-                       {{"nfe", static_cast<double>(rows[i].nfe)}});
+      h5.array("compare/samples/" + std::to_string(i), samples[i],
+               {{"sampler", rows[i].sampler}, {"settings", rows[i].settings}}, {{"nfe", static_cast<double>(rows[i].nfe)}});
+    h5.commit();
   }
   std::vector<at::Tensor> shown{ref.slice(0, 0, std::min<int64_t>(ref.size(0), n))};
   for (const auto& s : samples) shown.push_back(s);
@@ -180,12 +202,14 @@ std::vector<CompareRow> run_compare(const std::string& path, const std::vector<s
   bool curve = false;
   for (size_t i = 1; i < settings.size(); ++i) curve |= settings[i].entry == settings[i - 1].entry && settings[i].steps > 0;
   if (curve) {
-    // Quality (sliced W2) against NFE on log-log axes, one series per sampler entry.
+    // Quality (the `quality` metric, default eval.headline) against NFE on log-log axes, one
+    // series per sampler entry.
     std::vector<LineSeries> series;
     for (size_t i = 0; i < rows.size(); ++i) {
       if (i == 0 || settings[i].entry != settings[i - 1].entry) series.emplace_back();
       series.back().x.push_back(static_cast<double>(rows[i].nfe));
-      series.back().y.push_back(rows[i].metrics[0].second);
+      for (const auto& [k, v] : rows[i].metrics)
+        if (k == quality) series.back().y.push_back(v);
     }
     write_line_plot(out_dir + "/quality_vs_nfe.png", series, true, true);
   }

@@ -6,6 +6,7 @@
 //   n: 2000            # samples per sampler
 //   seed: 0            # x_T and noise seed, the same for every row
 //   reference_n: 4000  # fresh data points the metrics compare against
+//   quality: sliced_w2 # the metric of quality_vs_nfe.png (default: the source's eval.headline)
 //   out_dir: runs/compare/<file stem>
 //   samplers:
 //     - {type: euler_maruyama, steps: [10, 100, 500]}   # a list of steps: one row each
@@ -18,6 +19,8 @@
 #include <string>
 #include <vector>
 
+#include "experiments/registries.h"
+
 namespace scorelab {
 
 struct CompareRow {
@@ -27,7 +30,9 @@ struct CompareRow {
   std::vector<std::pair<std::string, double>> metrics;
 };
 
-std::vector<CompareRow> run_compare(const std::string& compare_yaml, const std::vector<std::string>& overrides);
+// `reg` builds the model, data and samplers (tests pass counting registries).
+std::vector<CompareRow> run_compare(const std::string& compare_yaml, const std::vector<std::string>& overrides,
+                                    const Registries& reg = builtin_registries());
 int command_compare(const std::string& compare_yaml, const std::vector<std::string>& overrides);
 
 }  // namespace scorelab

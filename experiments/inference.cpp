@@ -18,10 +18,11 @@ bool is_config_file(const std::string& path) {
 
 }  // namespace
 
-Loaded load_for_inference(const std::string& source, const std::vector<std::string>& overrides) {
+Loaded load_for_inference(const std::string& source, const std::vector<std::string>& overrides,
+                          const Registries& reg) {
   if (is_config_file(source)) {
     Config cfg = Config::load_file(source, overrides);
-    Loaded l{build_experiment(cfg, fs::path(source).stem().string())};
+    Loaded l{build_experiment(cfg, fs::path(source).stem().string(), reg)};
     l.config_text = read_text(source);
     l.config_source = source;
     l.model = l.ex.make_model();
@@ -37,7 +38,7 @@ Loaded load_for_inference(const std::string& source, const std::vector<std::stri
     throw DataError(e.what());
   }
   Config cfg = Config::from_string(meta.config_yaml, source + ":config", overrides);
-  Loaded l{build_experiment(cfg, "sample")};
+  Loaded l{build_experiment(cfg, "sample", reg)};
   l.config_text = meta.config_yaml;
   l.config_source = source + ":config";
   l.step = meta.step;
@@ -56,9 +57,5 @@ Loaded load_for_inference(const std::string& source, const std::vector<std::stri
   return l;
 }
 
-
-Experiment with_overrides(const Loaded& l, const std::vector<std::string>& overrides) {
-  return build_experiment(Config::from_string(l.config_text, l.config_source, overrides), l.ex.run.name);
-}
 
 }  // namespace scorelab

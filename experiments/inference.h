@@ -18,11 +18,7 @@ struct Loaded {
   std::string config_text, config_source;  // the config the experiment was built from
 };
 
-// The same model with another experiment built from its config and these overrides (e.g. another
-// sampler): validates and builds the components, but reuses `l.model` — no checkpoint is read
-// again. The overrides must not change the model.
-Experiment with_overrides(const Loaded& l, const std::vector<std::string>& overrides);
-
-Loaded load_for_inference(const std::string& source, const std::vector<std::string>& overrides);
+Loaded load_for_inference(const std::string& source, const std::vector<std::string>& overrides,
+                          const Registries& reg = builtin_registries());
 
 }  // namespace scorelab

@@ -1,9 +1,9 @@
 #include "experiments/registries.h"
 
 #include "core/config.h"
-#include "experiments/gmm_dataset.h"
-#include "experiments/image_dataset.h"
-#include "experiments/toy.h"
+#include "experiments/data/gmm_dataset.h"
+#include "experiments/data/image_dataset.h"
+#include "experiments/data/toy.h"
 #include "losses/ddpm.h"
 #include "losses/dsm.h"
 #include "losses/ncsn.h"
@@ -15,7 +15,12 @@
 #include "sde/ddpm.h"
 #include "sde/ve.h"
 #include "sde/vp.h"
-#include "solvers/build.h"
+#include "solvers/dpm_solver.h"
+#include "solvers/edm.h"
+#include "solvers/euler_maruyama.h"
+#include "solvers/langevin.h"
+#include "solvers/ode.h"
+#include "solvers/steps.h"
 
 namespace scorelab {
 namespace {
@@ -35,6 +40,43 @@ Conditioning conditioning_from(const Config& cfg, const SDE& sde) {
   return parse_conditioning(c, sde);
 }
 
+// The options of a network section, parsed without building the network (RunSpec validation).
+struct NetOptions {
+  bool energy;
+  Parameterization p;
+  Conditioning cond;
+};
+NetOptions net_options(const Config& c, const ModelContext& ctx) {
+  bool energy = c.has("parameterization") && c.get_string("parameterization", "") == "energy";
+  return {energy, parameterization_from(c, *ctx.sde), conditioning_from(c, *ctx.sde)};
+}
+int64_t flat_dim(const std::vector<int64_t>& shape) {
+  int64_t dim = 1;
+  for (auto s : shape) dim *= s;
+  return dim;
+}
+std::pair<NetOptions, MLPOptions> mlp_model_options(const Config& c, const ModelContext& ctx) {
+  return {net_options(c, ctx), MLPOptions::from(c, flat_dim(ctx.sample_shape), ctx.seed)};
+}
+std::pair<NetOptions, UNetOptions> unet_model_options(const Config& c, const ModelContext& ctx) {
+  return {net_options(c, ctx), UNetOptions::from(c, ctx.sample_shape)};
+}
+
+std::shared_ptr<ScoreModel> score_model(std::shared_ptr<ScoreNetImpl> net, const NetOptions& n, const ModelContext& ctx) {
+  if (n.energy) return std::make_shared<EnergyScoreModel>(std::move(net), ctx.sde, n.cond);
+  return std::make_shared<NeuralScoreModel>(std::move(net), ctx.sde, n.p, n.cond);
+}
+std::shared_ptr<ScoreModel> mlp_model_from(const Config& c, ModelContext ctx) {
+  auto [n, o] = mlp_model_options(c, ctx);
+  if (n.energy) o.out_dim = 1;
+  return score_model(std::make_shared<MLPImpl>(o), n, ctx);
+}
+std::shared_ptr<ScoreModel> unet_model_from(const Config& c, ModelContext ctx) {
+  auto [n, o] = unet_model_options(c, ctx);
+  if (n.energy) o.out_channels = 1;
+  return score_model(std::make_shared<UNetImpl>(o), n, ctx);
+}
+
 }  // namespace
 
 void register_builtin(Registries& r) {
@@ -43,36 +85,21 @@ void register_builtin(Registries& r) {
   r.sde.add("ve", [](const Config& c) { return std::make_shared<VESDE>(VESDEOptions::from(c)); });
   r.sde.add("ddpm", [](const Config& c) { return std::make_shared<DDPMSDE>(DDPMSDE::chain_from(c)); });
 
-  for (const auto& name : toy_names())
+  for (const auto& name : toy_names()) {
     r.data.add(name, [name](const Config&, uint64_t) { return std::make_shared<ToyDataset>(name); });
-  for (const char* type : {"fashion_mnist", "mnist", "cifar10", "hdf5"})
+    r.data_info.add(name, [](const Config&) { return std::make_shared<DataInfo>(DataInfo{{2}}); });
+  }
+  for (const char* type : {"fashion_mnist", "mnist", "cifar10", "hdf5"}) {
     r.data.add(type, [type](const Config& c, uint64_t seed) { return image_dataset_from(type, c, seed); });
+    r.data_info.add(type, [type](const Config& c) { return image_info_from(type, c); });
+  }
   r.data.add("gmm", [](const Config& c, uint64_t) { return std::make_shared<GMMDataset>(GaussianMixture::from(c)); });
+  r.data_info.add("gmm", [](const Config& c) {
+    return std::make_shared<DataInfo>(DataInfo{{GaussianMixture::from(c).dim()}, false, true});
+  });
 
-  r.model.add("mlp", [](const Config& c, ModelContext ctx) -> std::shared_ptr<ScoreModel> {
-    int64_t dim = 1;
-    for (auto s : ctx.sample_shape) dim *= s;
-    bool energy = c.has("parameterization") && c.get_string("parameterization", "") == "energy";
-    Parameterization p = parameterization_from(c, *ctx.sde);
-    Conditioning cond = conditioning_from(c, *ctx.sde);
-    MLPOptions o = MLPOptions::from(c, dim, ctx.seed);
-    if (energy) {
-      o.out_dim = 1;
-      return std::make_shared<EnergyScoreModel>(std::make_shared<MLPImpl>(o), ctx.sde, cond);
-    }
-    return std::make_shared<NeuralScoreModel>(std::make_shared<MLPImpl>(o), ctx.sde, p, cond);
-  });
-  r.model.add("unet", [](const Config& c, ModelContext ctx) -> std::shared_ptr<ScoreModel> {
-    bool energy = c.has("parameterization") && c.get_string("parameterization", "") == "energy";
-    Parameterization p = parameterization_from(c, *ctx.sde);
-    Conditioning cond = conditioning_from(c, *ctx.sde);
-    UNetOptions o = UNetOptions::from(c, ctx.sample_shape);
-    if (energy) {
-      o.out_channels = 1;
-      return std::make_shared<EnergyScoreModel>(std::make_shared<UNetImpl>(o), ctx.sde, cond);
-    }
-    return std::make_shared<NeuralScoreModel>(std::make_shared<UNetImpl>(o), ctx.sde, p, cond);
-  });
+  r.model.add("mlp", mlp_model_from, [](const Config& c, ModelContext ctx) { mlp_model_options(c, ctx); });
+  r.model.add("unet", unet_model_from, [](const Config& c, ModelContext ctx) { unet_model_options(c, ctx); });
   r.model.add("gmm_oracle", [](const Config& c, ModelContext ctx) -> std::shared_ptr<ScoreModel> {
     return std::make_shared<OracleScoreModel>(GaussianMixture::from(c), ctx.sde);
   });
@@ -80,7 +107,16 @@ void register_builtin(Registries& r) {
     return std::make_shared<OracleScoreModel>(GaussianMixture::gaussian_from(c), ctx.sde);
   });
 
-  r.loss.add("dsm", [](const Config& c, LossContext ctx) { return std::make_shared<DSMLoss>(DSMOptions::from(c), ctx); });
+  r.weighting.add("plain", plain_weighting_from);
+  r.weighting.add("likelihood", likelihood_weighting_from);
+  r.weighting.add("none", none_weighting_from);
+  r.weighting.add("elbo", elbo_weighting_from);
+  r.weighting.add("sigmoid", sigmoid_weighting_from);
+  r.weighting.add("edm", edm_weighting_from);
+  const WeightingRegistry* weightings = &r.weighting;
+  r.loss.add("dsm", [weightings](const Config& c, LossContext ctx) {
+    return std::make_shared<DSMLoss>(DSMOptions::from(c, *weightings), ctx);
+  });
   r.loss.add("ddpm", [](const Config& c, LossContext ctx) {
     if (!ctx.sde->ddpm_chain())
       c.fail("type", "the DDPM objectives need a discrete chain: sde.type: ddpm, not '" + ctx.sde->name() + "'");
@@ -101,15 +137,30 @@ void register_builtin(Registries& r) {
     return std::make_shared<ScoreMatchingLoss>(false, ScoreMatchingLoss::options_from(c, false, ctx), ctx);
   });
 
-  register_samplers(r.sampler);
+  r.sampler.add("euler_maruyama", euler_maruyama_sampler_from);
+  r.sampler.add("reverse_diffusion", reverse_diffusion_sampler_from);
+  r.sampler.add("ancestral", ancestral_sampler_from);
+  r.sampler.add("ddim", ddim_sampler_from);
+  r.sampler.add("annealed_langevin", annealed_langevin_sampler_from);
+  r.sampler.add("pc", pc_sampler_from);
+  r.sampler.add("ode", ode_sampler_from);
+  r.sampler.add("edm", edm_sampler_from);
+  r.sampler.add("dpm_solver_2m", dpm_solver_2m_sampler_from);
+
+  r.metric.add(sliced_w2_metric());
+  r.metric.add(mmd2_metric());
+  r.metric.add(energy_distance_metric());
+  r.metric.add(coverage_metric());
+  r.metric.add(mass_tv_metric());
+  r.metric.add(nll_target_metric());
+  r.metric.add(fd_metric());
 }
 
 const Registries& builtin_registries() {
-  static const Registries r = [] {
-    Registries reg;
-    register_builtin(reg);
-    return reg;
-  }();
+  // Filled in place: entries may point into the registries (the DSM loss to its weightings).
+  static Registries r;
+  static const bool filled = (register_builtin(r), true);
+  (void)filled;
   return r;
 }
 

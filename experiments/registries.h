@@ -4,8 +4,10 @@
 #include <vector>
 
 #include "core/registry.h"
-#include "experiments/dataset.h"
+#include "experiments/data/dataset.h"
+#include "experiments/evaluation/metric.h"
 #include "losses/loss.h"
+#include "losses/weighting.h"
 #include "networks/score_model.h"
 #include "sde/sde.h"
 #include "solvers/sampler.h"
@@ -19,13 +21,20 @@ struct ModelContext {
 };
 
 struct Registries {
+  Registries() = default;
+  Registries(const Registries&) = delete;  // entries may point into the registries themselves
+  Registries& operator=(const Registries&) = delete;
   Registry<SDE> sde{"sde"};
   Registry<Dataset, uint64_t> data{"data"};
+  Registry<DataInfo> data_info{"data"};  // the same types, described without reading the data
   Registry<ScoreModel, ModelContext> model{"model"};
   Registry<Loss, LossContext> loss{"loss"};
   Registry<Sampler, const SDE&> sampler{"sampler"};
+  MetricRegistry metric;
+  WeightingRegistry weighting{"loss", "weighting"};  // DSM weightings, chosen by loss.weighting
 };
 
+// Fills `r` in place (entries may refer to other registries of `r`: keep `r` where it is).
 void register_builtin(Registries& r);
 const Registries& builtin_registries();  // built once, with register_builtin
 

@@ -1,5 +1,5 @@
 // Training a score model end to end: run directory, resolved config, HDF5 log, checkpoints,
-// resume, periodic and final evaluation (experiments/evaluation.h), sample plots, loss curve.
+// resume, periodic and final evaluation (experiments/evaluation/evaluation.h), sample plots, loss curve.
 #pragma once
 #include <string>
 #include <utility>
@@ -14,7 +14,9 @@ struct TrainSummary {
   int64_t start_step = 0, final_step = 0;
   bool already_finished = false;
   int threads = 1;
-  double sliced_w2 = 0, sliced_w2_prior = 0, sliced_w2_floor = 0;
+  std::string headline;      // eval.headline and its final value
+  double headline_value = 0;
+  double sliced_w2 = 0, sliced_w2_prior = 0, sliced_w2_floor = 0;  // looked up by name in `metrics`
   std::vector<std::pair<std::string, double>> metrics;  // the final evaluation, as logged
 };
 

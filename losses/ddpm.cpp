@@ -97,7 +97,7 @@ LossResult DDPMLoss::operator()(const ScoreModel& model, const at::Tensor& x0, a
   double dims = static_cast<double>(x0[0].numel());
   r.parts["simple"] = simple.mean().detach();
   r.parts["vlb"] = vlb.mean().detach();
-  r.parts["vlb_bpd"] = (vlb.mean() / (dims * std::log(2.0))).detach();
+  r.parts["vlb_bpd"] = bits_per_dim(-vlb.mean(), dims).detach();
   return r;
 }
 

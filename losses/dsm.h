@@ -14,18 +14,19 @@
 #pragma once
 #include "losses/loss.h"
 #include "losses/time_sampling.h"
+#include "losses/weighting.h"
 
 namespace scorelab {
 
 class Config;
 
 struct DSMOptions {
-  std::string weighting = "plain";     // plain | likelihood | none | elbo | sigmoid | edm
+  std::string weighting = "plain";     // a registered weighting (losses/weighting.h)
+  std::shared_ptr<const Weighting> weight_fn;  // built from the config; unset: `weighting`'s defaults
   std::string t_sampling = "uniform";  // uniform | importance | log_snr
   double eps = 1e-5;                   // smallest t
-  double sigmoid_bias = 0.0;           // b
-  double edm_p_mean = -1.2, edm_p_std = 1.2, edm_sigma_data = 0.5;
-  static DSMOptions from(const Config& cfg);
+  // The weighting comes from `weightings` (the registry of experiments/registries.cpp).
+  static DSMOptions from(const Config& cfg, const WeightingRegistry& weightings);
 };
 
 class DSMLoss : public Loss {
@@ -40,6 +41,7 @@ class DSMLoss : public Loss {
  private:
   DSMOptions o_;
   std::shared_ptr<const SDE> sde_;
+  std::shared_ptr<const Weighting> w_;
   TimeSampler times_;
 };
 

@@ -25,7 +25,6 @@ class NCSNLoss : public Loss {
   std::string name() const override { return "ncsn"; }
   LossResult operator()(const ScoreModel& model, const at::Tensor& x0, at::Generator& gen) const override;
   std::vector<std::string> part_names() const override { return {"ncsn"}; }
-  const at::Tensor& level_times() const { return t_levels_; }  // float64 [L]
 
  private:
   NCSNLossOptions o_;

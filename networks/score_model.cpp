@@ -55,9 +55,7 @@ Conditioning parse_conditioning(const std::string& name, const SDE& sde) {
   if (name == "time") return Conditioning::time;
   if (name == "log_sigma") return Conditioning::log_sigma;
   if (name == "index") return Conditioning::index;
-  if (sde.ddpm_chain()) return Conditioning::index;
-  if (sde.name() == "ve") return Conditioning::log_sigma;
-  return Conditioning::time;
+  return sde.natural_conditioning();
 }
 
 at::Tensor conditioning_value(Conditioning c, const SDE& sde, const at::Tensor& t) {

@@ -19,7 +19,6 @@ class ScoreModel {
   virtual ~ScoreModel() = default;
 
   const SDE& sde() const { return *sde_; }
-  std::shared_ptr<const SDE> sde_ptr() const { return sde_; }
 
   at::Tensor eps(const at::Tensor& x, const at::Tensor& t) const;
   at::Tensor score(const at::Tensor& x, const at::Tensor& t) const;
@@ -55,11 +54,8 @@ class ScoreNetImpl : public torch::nn::Module {
   virtual at::Tensor forward(const at::Tensor& x, const at::Tensor& t) = 0;
 };
 
-// The value a network is conditioned on, fitted to the SDE: continuous time (1000 t, DDPM's
-// step scale), log sigma (EDM's c_noise = ln(sigma)/4; VE / NCSN), or the discrete step index
-// i = round(N t) of a DDPM chain.
-enum class Conditioning { time, log_sigma, index };
-Conditioning parse_conditioning(const std::string& name, const SDE& sde);  // "auto" picks by SDE
+// The conditioning (sde/sde.h) by name; "auto" takes the SDE's natural_conditioning().
+Conditioning parse_conditioning(const std::string& name, const SDE& sde);
 at::Tensor conditioning_value(Conditioning c, const SDE& sde, const at::Tensor& t);
 
 // A trained network with a parameterization.
@@ -69,7 +65,6 @@ class NeuralScoreModel : public ScoreModel {
                    Conditioning c = Conditioning::time)
       : ScoreModel(std::move(sde)), net_(std::move(net)), p_(p), c_(c) {}
   torch::nn::Module* module() override { return net_.get(); }
-  ScoreNetImpl& net() { return *net_; }
   Parameterization kind() const override { return p_; }
 
  protected:

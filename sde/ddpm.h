@@ -44,6 +44,7 @@ class DDPMSDE : public SDE {
   at::Tensor sigma(const at::Tensor& t) const override;
   at::Tensor dlog_snr_dt(const at::Tensor& t) const override;
   const DDPMChain* ddpm_chain() const override { return &c_; }
+  Conditioning natural_conditioning() const override { return Conditioning::index; }
   // With dt = 1/N at t = i/N this is exactly the chain's step: f = (sqrt(1 - beta_i) - 1) x,
   // G = sqrt(beta_i); in general beta_i = 1 - alpha_bar(t) / alpha_bar(t - dt).
   Discrete discretize(const at::Tensor& x, const at::Tensor& t, double dt) const override;

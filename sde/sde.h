@@ -12,6 +12,11 @@ namespace scorelab {
 
 struct DDPMChain;
 
+// The value a network is conditioned on: continuous time (1000 t, DDPM's step scale), log sigma
+// (EDM's c_noise = ln(sigma)/4; VE / NCSN), or the discrete step index i = round(N t) of a
+// DDPM chain. Each SDE declares the one that fits it (networks/score_model.h computes it).
+enum class Conditioning { time, log_sigma, index };
+
 class SDE {
  public:
   virtual ~SDE() = default;
@@ -28,6 +33,9 @@ class SDE {
   virtual double prior_std() const { return 1.0; }
   at::Tensor prior_from_normal(const at::Tensor& z) const { return prior_std() * z; }
   at::Tensor prior_log_prob(const at::Tensor& x) const;  // [B]
+
+  // The conditioning `model.conditioning: auto` picks for networks on this SDE.
+  virtual Conditioning natural_conditioning() const { return Conditioning::time; }
 
   // The DDPM chain beta_1..beta_N when this SDE is a discrete-time VP chain, else nullptr.
   virtual const DDPMChain* ddpm_chain() const { return nullptr; }

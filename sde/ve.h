@@ -25,6 +25,7 @@ struct VESDEOptions {
 class VESDE : public SDE {
  public:
   explicit VESDE(VESDEOptions o = {}) : o_(o) {}
+  Conditioning natural_conditioning() const override { return Conditioning::log_sigma; }
   std::string name() const override { return "ve"; }
   at::Tensor drift(const at::Tensor& x, const at::Tensor& t) const override;
   at::Tensor diffusion(const at::Tensor& t) const override;

@@ -9,10 +9,14 @@
 // The grid ends at eps > 0, so every step takes the Heun correction: NFE = 2 N.
 #pragma once
 #include <limits>
+#include <memory>
 
 #include "solvers/sampler.h"
 
 namespace scorelab {
+
+class Config;
+class SDE;
 
 struct EDMOptions {
   double churn = 0, s_tmin = 0, s_tmax = std::numeric_limits<double>::infinity(), s_noise = 1;
@@ -22,11 +26,15 @@ struct EDMOptions {
 class EDMStep : public StepRule {
  public:
   explicit EDMStep(EDMOptions o) : o_(o) {}
-  at::Tensor step(const ScoreModel& model, const at::Tensor& x, double t, double t_next, int64_t k, bool last,
-                  const NoiseSource& noise) const override;
+  // The churned noise level of every step and its time (a bisection on the log-SNR), once per run:
+  // schedule columns sigma_hat, t_hat, alpha_hat.
+  void prepare(const ScoreModel& model, Schedule& s) const override;
+  at::Tensor step(const ScoreModel& model, const at::Tensor& x, StepContext& ctx) const override;
 
  private:
   EDMOptions o_;
 };
+
+std::shared_ptr<Sampler> edm_sampler_from(const Config& c, const SDE& sde);
 
 }  // namespace scorelab

@@ -6,18 +6,25 @@
 
 #include "core/tensor_util.h"
 #include "networks/score_model.h"
+#include "solvers/grid_config.h"
 
 namespace scorelab {
 
-at::Tensor EulerMaruyamaStep::step(const ScoreModel& model, const at::Tensor& x, double t, double t_next, int64_t k,
-                                   bool last, const NoiseSource& noise) const {
+at::Tensor EulerMaruyamaStep::step(const ScoreModel& model, const at::Tensor& x, StepContext& ctx) const {
   const SDE& sde = model.sde();
-  double dt = t - t_next;
-  at::Tensor tt = at::full({x.size(0)}, t, x.options());
-  at::Tensor x_mean = x - reverse_drift(sde, x, tt, model.score(x, tt), /*probability_flow=*/false) * dt;
-  if (last) return x_mean;
+  const double dt = ctx.t() - ctx.t_next();
+  at::Tensor tt = ctx.time(x);
+  at::Tensor s = model.score(x, tt);
+  ctx.record_score(x, s);
+  at::Tensor x_mean = x - reverse_drift(sde, x, tt, s, /*probability_flow=*/false) * dt;
+  if (ctx.last) return x_mean;
   at::Tensor g = append_dims(sde.diffusion(tt), x.dim());
-  return x_mean + g * std::sqrt(dt) * noise.normal_like(x, k + 1);
+  return x_mean + g * std::sqrt(dt) * ctx.normal_like(x);
+}
+
+std::shared_ptr<Sampler> euler_maruyama_sampler_from(const Config& c, const SDE& sde) {
+  GridSpec g = continuous_grid(c, sde, 500, "uniform");
+  return std::make_shared<Sampler>("euler_maruyama", g.grid, std::make_shared<EulerMaruyamaStep>(), g.denoise);
 }
 
 }  // namespace scorelab

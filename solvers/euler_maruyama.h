@@ -3,14 +3,20 @@
 // with no noise on the last step (score_sde returns x_mean there). Works on every SDE and
 // every parameterization (it needs only the score).
 #pragma once
+#include <memory>
+
 #include "solvers/sampler.h"
 
 namespace scorelab {
 
+class Config;
+class SDE;
+
 class EulerMaruyamaStep : public StepRule {
  public:
-  at::Tensor step(const ScoreModel& model, const at::Tensor& x, double t, double t_next, int64_t k, bool last,
-                  const NoiseSource& noise) const override;
+  at::Tensor step(const ScoreModel& model, const at::Tensor& x, StepContext& ctx) const override;
 };
+
+std::shared_ptr<Sampler> euler_maruyama_sampler_from(const Config& c, const SDE& sde);
 
 }  // namespace scorelab

@@ -16,13 +16,15 @@
 
 namespace scorelab {
 
+class Config;
+class SDE;
+
 class AnnealedLangevinStep : public StepRule {
  public:
   AnnealedLangevinStep(double step_lr, double sigma_last, int64_t steps_per_level)
       : step_lr_(step_lr), sigma_last_(sigma_last), n_(steps_per_level) {}
-  // Runs the level at time t (t_next is the next level; it is not used).
-  at::Tensor step(const ScoreModel& model, const at::Tensor& x, double t, double t_next, int64_t k, bool last,
-                  const NoiseSource& noise) const override;
+  // Runs the level at time t_k (t_{k+1} is the next level; it is not used).
+  at::Tensor step(const ScoreModel& model, const at::Tensor& x, StepContext& ctx) const override;
 
  private:
   double step_lr_, sigma_last_;
@@ -33,13 +35,17 @@ class PredictorCorrectorStep : public StepRule {
  public:
   PredictorCorrectorStep(std::shared_ptr<const StepRule> predictor, int64_t corrector_steps, double snr)
       : predictor_(std::move(predictor)), n_(corrector_steps), snr_(snr) {}
-  at::Tensor step(const ScoreModel& model, const at::Tensor& x, double t, double t_next, int64_t k, bool last,
-                  const NoiseSource& noise) const override;
+  std::unique_ptr<RuleState> state() const override { return predictor_->state(); }
+  void prepare(const ScoreModel& model, Schedule& s) const override { predictor_->prepare(model, s); }
+  at::Tensor step(const ScoreModel& model, const at::Tensor& x, StepContext& ctx) const override;
 
  private:
   std::shared_ptr<const StepRule> predictor_;
   int64_t n_;
   double snr_;
 };
+
+std::shared_ptr<Sampler> annealed_langevin_sampler_from(const Config& c, const SDE& sde);
+std::shared_ptr<Sampler> pc_sampler_from(const Config& c, const SDE& sde);
 
 }  // namespace scorelab

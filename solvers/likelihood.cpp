@@ -49,8 +49,4 @@ LikelihoodResult ode_log_likelihood(const ScoreModel& model, const at::Tensor& x
   return r;
 }
 
-at::Tensor bits_per_dim(const at::Tensor& log_p, int64_t dims) {
-  return -log_p / (static_cast<double>(dims) * std::log(2.0));
-}
-
 }  // namespace scorelab

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/noise.h"
+#include "core/tensor_util.h"  // bits_per_dim
 #include "solvers/ode.h"
 
 namespace scorelab {
@@ -30,9 +31,5 @@ struct LikelihoodResult {
 
 LikelihoodResult ode_log_likelihood(const ScoreModel& model, const at::Tensor& x, const LikelihoodOptions& o,
                                     const NoiseSource& noise);
-
-// -log p / (D ln 2); for data mapped from 8-bit [0, 256) to [-1, 1] add log2(128) = 7
-// (score_sde's offset) to get bits per dimension on the 8-bit scale.
-at::Tensor bits_per_dim(const at::Tensor& log_p, int64_t dims);
 
 }  // namespace scorelab

@@ -1,14 +1,15 @@
 #include "solvers/ode.h"
 
-#include <chrono>
 #include <cmath>
 #include <stdexcept>
 
 #include <ATen/ATen.h>
 #include <ATen/core/grad_mode.h>
 
+#include "core/config.h"
 #include "networks/score_model.h"
 #include "sde/sde.h"
+#include "solvers/grid_config.h"
 
 namespace scorelab {
 
@@ -17,10 +18,12 @@ at::Tensor pf_ode_drift(const ScoreModel& model, const at::Tensor& x, double t) 
   return reverse_drift(model.sde(), x, tt, model.score(x, tt), /*probability_flow=*/true);
 }
 
-at::Tensor ODEStep::step(const ScoreModel& model, const at::Tensor& x, double t, double t_next, int64_t, bool,
-                         const NoiseSource&) const {
-  const double h = t_next - t;
-  at::Tensor k1 = pf_ode_drift(model, x, t);
+at::Tensor ODEStep::step(const ScoreModel& model, const at::Tensor& x, StepContext& ctx) const {
+  const double t = ctx.t(), t_next = ctx.t_next(), h = t_next - t;
+  at::Tensor tt = ctx.time(x);
+  at::Tensor s = model.score(x, tt);
+  ctx.record_score(x, s);
+  at::Tensor k1 = reverse_drift(model.sde(), x, tt, s, /*probability_flow=*/true);
   if (m_ == Method::euler) return x + h * k1;
   if (m_ == Method::heun) {
     at::Tensor k2 = pf_ode_drift(model, x + h * k1, t_next);
@@ -46,6 +49,7 @@ at::Tensor rk45(const std::function<at::Tensor(const at::Tensor&, double)>& f, a
   static const double e[7] = {71.0 / 57600, 0, -71.0 / 16695, 71.0 / 1920, -17253.0 / 339200, 22.0 / 525, -1.0 / 40};
   const double dir = t1 > t0 ? 1.0 : -1.0;
   double t = t0, h = dir * (o.h0 > 0 ? o.h0 : std::abs(t1 - t0) / 100);
+  if (stats && stats->h != 0) h = dir * std::abs(stats->h);
   at::Tensor k[7];
   k[0] = f(y, t);
   RK45Stats local;
@@ -75,6 +79,7 @@ at::Tensor rk45(const std::function<at::Tensor(const at::Tensor&, double)>& f, a
         double factor = norm == 0 ? 5.0 : std::min(5.0, std::max(0.2, 0.9 * std::pow(norm, -0.2)));
         if (norm > 1.0) factor = std::min(1.0, factor);
         h *= factor;
+        st.h = h;
       } else {
         k[i] = f(yi, t + c[i] * h);
       }
@@ -83,23 +88,38 @@ at::Tensor rk45(const std::function<at::Tensor(const at::Tensor&, double)>& f, a
   return y;
 }
 
-SampleResult AdaptiveODESampler::sample(const ScoreModel& model, const at::Tensor& x_T, const NoiseSource&,
-                                        const StepObserver& observer) const {
-  at::NoGradGuard no_grad;
-  auto t0 = std::chrono::steady_clock::now();
-  int64_t nfe0 = model.nfe();
-  RK45Stats st;
-  const double T = model.sde().T();
-  at::Tensor x = rk45([&](const at::Tensor& y, double t) { return pf_ode_drift(model, y, t); }, x_T, T, eps_, o_, &st);
-  if (observer) observer(StepInfo{0, 1, T, eps_, x});
-  if (denoise_) x = model.x0(x, at::full({x.size(0)}, eps_, x.options()));
-  SampleResult r;
-  r.x = x;
-  r.nfe = model.nfe() - nfe0;
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  r.stats["accepted_steps"] = static_cast<double>(st.accepted);
-  r.stats["rejected_steps"] = static_cast<double>(st.rejected);
-  return r;
+namespace {
+struct RK45State : RuleState {
+  RK45Stats rk;
+};
+}  // namespace
+
+std::unique_ptr<RuleState> RK45Step::state() const { return std::make_unique<RK45State>(); }
+
+at::Tensor RK45Step::step(const ScoreModel& model, const at::Tensor& x, StepContext& ctx) const {
+  RK45State& st = ctx.state_as<RK45State>();
+  at::Tensor out = rk45([&](const at::Tensor& y, double t) { return pf_ode_drift(model, y, t); }, x, ctx.t(),
+                        ctx.t_next(), o_, &st.rk);
+  st.stats["accepted_steps"] = static_cast<double>(st.rk.accepted);
+  st.stats["rejected_steps"] = static_cast<double>(st.rk.rejected);
+  if (ctx.want_x0) ctx.x0 = model.x0(out, ctx.time_next(out));  // one extra NFE, only for observers
+  return out;
+}
+
+std::shared_ptr<Sampler> ode_sampler_from(const Config& c, const SDE& sde) {
+  std::string method = c.get_choice("method", "rk45", {"euler", "heun", "rk4", "rk45"});
+  if (method == "rk45") {
+    RK45Options o;
+    o.rtol = c.get_positive("rtol", 1e-5);
+    o.atol = c.get_positive("atol", 1e-5);
+    double eps = c.get_double("eps", 1e-3, 0.0, sde.T());
+    bool denoise = c.get_bool("denoise", false);
+    return std::make_shared<Sampler>("ode", at::tensor({sde.T(), eps}, at::kDouble), std::make_shared<RK45Step>(o),
+                                     denoise);
+  }
+  GridSpec g = continuous_grid(c, sde, method == "euler" ? 500 : 100, "uniform");
+  auto m = method == "euler" ? ODEStep::Method::euler : method == "heun" ? ODEStep::Method::heun : ODEStep::Method::rk4;
+  return std::make_shared<Sampler>("ode", g.grid, std::make_shared<ODEStep>(m), g.denoise);
 }
 
 }  // namespace scorelab

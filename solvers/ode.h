@@ -4,10 +4,14 @@
 // score_sde calls) with rtol / atol and counts of accepted and rejected steps.
 #pragma once
 #include <functional>
+#include <memory>
 
 #include "solvers/sampler.h"
 
 namespace scorelab {
+
+class Config;
+class SDE;
 
 at::Tensor pf_ode_drift(const ScoreModel& model, const at::Tensor& x, double t);
 
@@ -15,8 +19,7 @@ class ODEStep : public StepRule {
  public:
   enum class Method { euler, heun, rk4 };
   explicit ODEStep(Method m) : m_(m) {}
-  at::Tensor step(const ScoreModel& model, const at::Tensor& x, double t, double t_next, int64_t k, bool last,
-                  const NoiseSource& noise) const override;
+  at::Tensor step(const ScoreModel& model, const at::Tensor& x, StepContext& ctx) const override;
 
  private:
   Method m_;
@@ -29,6 +32,7 @@ struct RK45Options {
 };
 struct RK45Stats {
   int64_t accepted = 0, rejected = 0;
+  double h = 0;  // the step size to try next (carried over when integration continues)
 };
 
 // Integrates dy/dt = f(y, t) from t0 to t1 (either direction). The error norm is the RMS over
@@ -36,20 +40,20 @@ struct RK45Stats {
 at::Tensor rk45(const std::function<at::Tensor(const at::Tensor&, double)>& f, at::Tensor y, double t0, double t1,
                 const RK45Options& o, RK45Stats* stats = nullptr);
 
-class AdaptiveODESampler : public Sampler {
+// Adaptive RK45 as a step rule: each grid interval (the sampler's grid is just [T, eps]) is
+// integrated with step-size control; the step size and the accepted / rejected counts are the
+// run's state, reported as the sampler's stats.
+class RK45Step : public StepRule {
  public:
-  AdaptiveODESampler(RK45Options o, double eps, bool denoise, std::map<std::string, std::string> settings)
-      : o_(o), eps_(eps), denoise_(denoise), settings_(std::move(settings)) {}
-  std::string name() const override { return "ode"; }
-  SampleResult sample(const ScoreModel& model, const at::Tensor& x_T, const NoiseSource& noise,
-                      const StepObserver& observer = {}) const override;
-  std::map<std::string, std::string> settings() const override { return settings_; }
+  explicit RK45Step(RK45Options o) : o_(o) {}
+  std::unique_ptr<RuleState> state() const override;
+  at::Tensor step(const ScoreModel& model, const at::Tensor& x, StepContext& ctx) const override;
 
  private:
   RK45Options o_;
-  double eps_;
-  bool denoise_;
-  std::map<std::string, std::string> settings_;
 };
+
+// method: euler | heun | rk4 on a grid, or rk45 (adaptive).
+std::shared_ptr<Sampler> ode_sampler_from(const Config& c, const SDE& sde);
 
 }  // namespace scorelab

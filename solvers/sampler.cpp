@@ -9,28 +9,40 @@
 
 namespace scorelab {
 
-GridSampler::GridSampler(std::string name, at::Tensor grid, std::shared_ptr<const StepRule> rule, bool denoise_final,
-                         std::map<std::string, std::string> settings)
-    : name_(std::move(name)), grid_(std::move(grid)), rule_(std::move(rule)), denoise_final_(denoise_final),
-      settings_(std::move(settings)) {}
+void StepContext::record_score(const at::Tensor& x, const at::Tensor& s) {
+  if (want_x0) x0 = (x + (sigma() * sigma()) * s) / alpha();
+}
 
-SampleResult GridSampler::sample(const ScoreModel& model, const at::Tensor& x_T, const NoiseSource& noise,
-                                 const StepObserver& observer) const {
+Sampler::Sampler(std::string name, at::Tensor grid, std::shared_ptr<const StepRule> rule, bool denoise_final)
+    : name_(std::move(name)), grid_(std::move(grid)), rule_(std::move(rule)), denoise_final_(denoise_final) {}
+
+Schedule Sampler::schedule(const ScoreModel& model, const at::TensorOptions& opts) const {
+  Schedule s = make_schedule(model.sde(), grid_, opts);
+  rule_->prepare(model, s);
+  return s;
+}
+
+SampleResult Sampler::sample(const ScoreModel& model, const at::Tensor& x_T, const NoiseSource& noise,
+                             const StepObserver& observer) const {
   at::NoGradGuard no_grad;  // not InferenceMode: energy models need autograd inside the step
   auto t0 = std::chrono::steady_clock::now();
-  int64_t nfe0 = model.nfe();
-  const int64_t K = grid_.size(0) - 1;
-  auto ts = grid_.accessor<double, 1>();
+  const int64_t nfe0 = model.nfe();
+  const Schedule sched = schedule(model, x_T.options());
+  std::unique_ptr<RuleState> state = rule_->state();
+  const int64_t K = sched.steps();
   at::Tensor x = x_T;
   for (int64_t k = 0; k < K; ++k) {
-    x = rule_->step(model, x, ts[k], ts[k + 1], k, k == K - 1, noise);
-    if (observer) observer(StepInfo{k, K, ts[k], ts[k + 1], x});
+    StepContext ctx{sched, k, k == K - 1, noise, state.get()};
+    ctx.want_x0 = static_cast<bool>(observer);
+    x = rule_->step(model, x, ctx);
+    if (observer) observer(StepInfo{k, K, sched.t[k], sched.t[k + 1], x, ctx.x0});
   }
-  if (denoise_final_) x = model.x0(x, at::full({x.size(0)}, ts[K], x.options()));  // Tweedie
+  if (denoise_final_) x = model.x0(x, sched.time(K, x.size(0)));  // Tweedie
   SampleResult r;
   r.x = x;
   r.nfe = model.nfe() - nfe0;
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (state) r.stats = state->stats;
   return r;
 }
 

@@ -6,25 +6,28 @@
 // With x0 replaced by the model's Tweedie estimate these give DDPM's ancestral step (Alg. 2),
 // its VE counterpart (score_sde's ancestral predictor for VE), and DDIM (Song et al. 2021a, eq. 12).
 #pragma once
+#include <memory>
+
 #include "solvers/sampler.h"
 
 namespace scorelab {
 
+class Config;
 class SDE;
 
+// The transition from t = t_k to s = t_{k+1}, read from the run's schedule.
 struct Transition {
   double alpha_t, sigma_t, alpha_s, sigma_s, a_ts, v_ts;
   double posterior_variance() const { return sigma_t > 0 ? v_ts * sigma_s * sigma_s / (sigma_t * sigma_t) : 0.0; }
 };
-Transition transition(const SDE& sde, double t, double s);
+Transition transition(const StepContext& ctx);
 
 // Ancestral sampling: x_s = posterior mean(x_t, x0_hat) + sigma z, sigma^2 = v_ts ("beta") or the
 // posterior variance ("beta_tilde"); no noise on the last step.
 class AncestralStep : public StepRule {
  public:
   explicit AncestralStep(bool beta_tilde) : beta_tilde_(beta_tilde) {}
-  at::Tensor step(const ScoreModel& model, const at::Tensor& x, double t, double t_next, int64_t k, bool last,
-                  const NoiseSource& noise) const override;
+  at::Tensor step(const ScoreModel& model, const at::Tensor& x, StepContext& ctx) const override;
 
  private:
   bool beta_tilde_;
@@ -35,8 +38,7 @@ class AncestralStep : public StepRule {
 class DDIMStep : public StepRule {
  public:
   explicit DDIMStep(double eta) : eta_(eta) {}
-  at::Tensor step(const ScoreModel& model, const at::Tensor& x, double t, double t_next, int64_t k, bool last,
-                  const NoiseSource& noise) const override;
+  at::Tensor step(const ScoreModel& model, const at::Tensor& x, StepContext& ctx) const override;
 
  private:
   double eta_;
@@ -46,16 +48,18 @@ class DDIMStep : public StepRule {
 // SDE's own discretization (f_i, G_i), x_mean = x - f_i + G_i^2 s(x, t), x = x_mean + G_i z.
 class ReverseDiffusionStep : public StepRule {
  public:
-  at::Tensor step(const ScoreModel& model, const at::Tensor& x, double t, double t_next, int64_t k, bool last,
-                  const NoiseSource& noise) const override;
+  at::Tensor step(const ScoreModel& model, const at::Tensor& x, StepContext& ctx) const override;
 };
 
 // Leaves x unchanged (the "none" predictor of predictor–corrector sampling).
 class IdentityStep : public StepRule {
  public:
-  at::Tensor step(const ScoreModel&, const at::Tensor& x, double, double, int64_t, bool, const NoiseSource&) const override {
-    return x;
-  }
+  at::Tensor step(const ScoreModel&, const at::Tensor& x, StepContext&) const override { return x; }
 };
+
+// Factories for the `sample:` section (registered in experiments/registries.cpp).
+std::shared_ptr<Sampler> ancestral_sampler_from(const Config& c, const SDE& sde);
+std::shared_ptr<Sampler> ddim_sampler_from(const Config& c, const SDE& sde);
+std::shared_ptr<Sampler> reverse_diffusion_sampler_from(const Config& c, const SDE& sde);
 
 }  // namespace scorelab

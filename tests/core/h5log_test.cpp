@@ -4,6 +4,8 @@
 
 #include <ATen/ATen.h>
 
+#include <hdf5.h>
+
 #include "core/h5log.h"
 #include "../test_util.h"
 
@@ -65,4 +67,52 @@ TEST_CASE("a standalone HDF5 array file is written atomically", "[core][h5log]")
   int files = 0;
   for (auto& e : std::filesystem::directory_iterator(dir)) files += e.is_regular_file();
   CHECK(files == 1);  // no temporary left behind
+}
+
+namespace {
+// Objects open in any HDF5 file of this process (files, groups, datasets, attributes, types).
+ssize_t open_hdf5_objects() { return H5Fget_obj_count(static_cast<hid_t>(H5F_OBJ_ALL), H5F_OBJ_ALL); }
+}  // namespace
+
+TEST_CASE("an HDF5 write that throws leaves no handle open", "[core][h5log]") {
+  std::string dir = test::scratch_dir("h5log_leak");
+  const ssize_t before = open_hdf5_objects();
+  {
+    auto log = RunLog::create(dir + "/log.h5", {{"name", "x"}});
+    log->declare_table("train", {"step", "loss"});
+    const ssize_t open = open_hdf5_objects();
+    // An attribute with an empty name fails after the dataset was created; a dataset below a
+    // dataset fails while creating the path.
+    CHECK_THROWS(log->write_array("samples/a", at::zeros({2}), {{"", "bad"}}));
+    CHECK(open_hdf5_objects() == open);
+    log->write_array("samples/b", at::zeros({2}));
+    CHECK_THROWS(log->write_array("samples/b/c", at::zeros({2})));
+    CHECK(open_hdf5_objects() == open);
+  }
+  CHECK_THROWS(write_h5_file(dir + "/s.h5", "x", at::zeros({2}), {{"", "bad"}}));
+  CHECK_FALSE(std::filesystem::exists(dir + "/s.h5"));
+  CHECK_THROWS(RunLog::read_column(dir + "/log.h5", "train/nothing"));
+  CHECK_THROWS(RunLog::read_attr(dir + "/log.h5", "/", "nothing"));
+  CHECK(open_hdf5_objects() == before);
+}
+
+TEST_CASE("a result table has typed columns and no step column", "[core][h5log]") {
+  std::string dir = test::scratch_dir("h5table");
+  {
+    TableFile t(dir + "/t.h5", {{"what", "demo"}});
+    t.table("points", {TableColumn::of("run", std::vector<std::string>{"a", "b, \"c\""}),
+                       TableColumn::of("loss", std::vector<double>{0.5, 0.25})});
+    CHECK_FALSE(std::filesystem::exists(dir + "/t.h5"));  // not before commit
+    t.commit();
+  }
+  CHECK(RunLog::read_attr(dir + "/t.h5", "points", "columns") == "run,loss");
+  CHECK(RunLog::read_strings(dir + "/t.h5", "points/run") == std::vector<std::string>{"a", "b, \"c\""});
+  CHECK(RunLog::read_column(dir + "/t.h5", "points/loss") == std::vector<double>{0.5, 0.25});
+  CHECK_THROWS(RunLog::read_column(dir + "/t.h5", "points/step"));
+  {
+    TableFile t(dir + "/u.h5");  // never committed: nothing is left behind
+    t.table("points", {TableColumn::of("x", std::vector<double>{1})});
+  }
+  CHECK_FALSE(std::filesystem::exists(dir + "/u.h5"));
+  CHECK_FALSE(std::filesystem::exists(dir + "/u.h5.tmp"));
 }

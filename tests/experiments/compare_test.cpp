@@ -5,6 +5,8 @@
 
 #include "core/h5log.h"
 #include "experiments/compare.h"
+#include "experiments/data/gmm_dataset.h"
+#include "networks/oracle.h"
 #include "../test_util.h"
 
 using namespace scorelab;
@@ -50,5 +52,46 @@ TEST_CASE("a bad sampler entry in a comparison names its line before anything ru
                                           "  - {type: ddim, steps: 3}\n";
   CHECK_THROWS_WITH(run_compare(dir + "/cmp.yaml", {}),
                     Catch::Contains("cmp.yaml:5: samplers.1") && Catch::Contains("discrete DDPM chain"));
+  CHECK_FALSE(fs::exists(dir + "/out"));
+}
+
+TEST_CASE("compare builds the model and the data set once for all its rows", "[experiments][compare]") {
+  // Registries with counting model and data types; every row of the comparison shares them.
+  int models = 0, datasets = 0;
+  Registries reg;
+  register_builtin(reg);
+  reg.model.add("counted_oracle", [&](const Config& c, ModelContext ctx) -> std::shared_ptr<ScoreModel> {
+    ++models;
+    return std::make_shared<OracleScoreModel>(GaussianMixture::from(c), ctx.sde);
+  });
+  reg.data.add("counted_gmm", [&](const Config& c, uint64_t) -> std::shared_ptr<Dataset> {
+    ++datasets;
+    return std::make_shared<GMMDataset>(GaussianMixture::from(c));
+  });
+  reg.data_info.add("counted_gmm", [](const Config& c) {
+    return std::make_shared<DataInfo>(DataInfo{{GaussianMixture::from(c).dim()}, false, true});
+  });
+  std::string dir = test::scratch_dir("compare_once");
+  std::ofstream(dir + "/oracle.yaml") << "run: {threads: 1, device: cpu}\n"
+                                         "data: {type: counted_gmm, means: [[1.0, 0.0], [-1.0, 0.0]], std: 0.3}\n"
+                                         "model: {type: counted_oracle, means: [[1.0, 0.0], [-1.0, 0.0]], std: 0.3}\n"
+                                         "train: {steps: 0}\n";
+  std::ofstream(dir + "/cmp.yaml") << "source: oracle.yaml\nn: 50\nreference_n: 100\nout_dir: '" + dir +
+                                          "/out'\nquality: energy_distance\nsamplers:\n"
+                                          "  - {type: euler_maruyama, steps: [4, 8, 16]}\n"
+                                          "  - {type: ode, method: euler, steps: 5}\n";
+  auto rows = run_compare(dir + "/cmp.yaml", {}, reg);
+  CHECK(rows.size() == 4);
+  CHECK(models == 1);
+  CHECK(datasets == 1);
+}
+
+TEST_CASE("compare's quality axis must be a metric of the data", "[experiments][compare]") {
+  std::string dir = test::scratch_dir("compare_quality");
+  std::ofstream(dir + "/oracle.yaml") << "data: {type: gmm, means: [[0.0, 0.0]]}\nmodel: {type: gmm_oracle, means: [[0.0, 0.0]]}\n"
+                                         "train: {steps: 0}\n";
+  std::ofstream(dir + "/cmp.yaml") << "source: oracle.yaml\nout_dir: '" + dir + "/out'\nquality: fd\nsamplers:\n"
+                                          "  - {type: ode, method: euler, steps: 3}\n";
+  CHECK_THROWS_WITH(run_compare(dir + "/cmp.yaml", {}), Catch::Contains("cmp.yaml:3: quality") && Catch::Contains("'fd'"));
   CHECK_FALSE(fs::exists(dir + "/out"));
 }

@@ -16,11 +16,11 @@
 #include "core/error.h"
 #include "core/fsutil.h"
 #include "core/h5log.h"
-#include "experiments/classifier.h"
-#include "experiments/evaluation.h"
-#include "experiments/gmm_dataset.h"
-#include "experiments/image_dataset.h"
-#include "experiments/image_io.h"
+#include "experiments/evaluation/classifier.h"
+#include "experiments/evaluation/evaluation.h"
+#include "experiments/data/gmm_dataset.h"
+#include "experiments/data/image_dataset.h"
+#include "experiments/data/image_io.h"
 #include "experiments/trainer.h"
 #include "losses/ddpm.h"
 #include "../test_util.h"
@@ -240,4 +240,29 @@ TEST_CASE("scorelab train-classifier trains once, then reports the cached classi
   auto [code3, out3] = run(dir + "/toy.yaml");
   CHECK(code3 == 2);
   CHECK_THAT(out3, Contains("toy.yaml:1: data.type: train-classifier needs an image data set"));
+}
+
+TEST_CASE("metrics come from one registry: names and values in step, headline validated", "[experiments][metrics]") {
+  const std::string gmm = "run: {device: cpu, threads: 1}\ndata: {type: gmm, means: [[2.0, 0.0], [-2.0, 0.0]], std: 0.3}\n"
+                          "model: {type: gmm_oracle, means: [[2.0, 0.0], [-2.0, 0.0]], std: 0.3}\n"
+                          "train: {steps: 0}\neval: {nll: [ode], nll_n: 20}\n";
+  Experiment ex = build_experiment(Config::from_string(gmm, "g.yaml"), "g");
+  Evaluator ev(ex, 300, 16, 0);
+  const std::vector<std::string> cols = ev.columns();
+  CHECK(cols == Evaluator::columns_for(ex));  // what compare validates `quality` against, without building
+  CHECK(cols == std::vector<std::string>{"sliced_w2", "mmd2", "energy_distance", "coverage", "mass_tv", "nll_target",
+                                         "sliced_w2_prior", "sliced_w2_floor", "nll_ode", "nll_ode_se", "nll_true"});
+  auto model = ex.make_model();
+  at::Generator g = make_generator(5);
+  Metrics m = ev.evaluate(*model, ex.data->sample(300, g));
+  REQUIRE(m.size() == cols.size());
+  for (size_t i = 0; i < m.size(); ++i) CHECK(m[i].first == cols[i]);
+  CHECK(ex.eval.headline == "sliced_w2");
+  // A headline that is not a metric of this data names the key and the choices.
+  try {
+    build_experiment(Config::from_string(gmm, "g.yaml", {"eval.headline=fd"}), "g");
+    FAIL("no error");
+  } catch (const ConfigError& e) {
+    CHECK_THAT(std::string(e.what()), Contains("eval.headline") && Contains("available: sliced_w2, mmd2"));
+  }
 }

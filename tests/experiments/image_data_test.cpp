@@ -9,8 +9,8 @@
 #include "core/device.h"
 #include "core/error.h"
 #include "core/h5log.h"
-#include "experiments/image_dataset.h"
-#include "experiments/image_io.h"
+#include "experiments/data/image_dataset.h"
+#include "experiments/data/image_io.h"
 #include "../test_util.h"
 
 using namespace scorelab;

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -83,4 +84,30 @@ TEST_CASE("sweep with emit slurm writes a job array instead of running", "[exper
   CHECK_THAT(script, Catch::Contains("#SBATCH --array=0-2") && Catch::Contains("model.hidden=32") &&
                          Catch::Contains("SLURM_ARRAY_TASK_ID"));
   CHECK_FALSE(fs::exists(dir + "/out/hidden-8"));
+}
+
+TEST_CASE("a sweep validates every point before running any, and runs each valid point once", "[experiments][sweep]") {
+  std::string dir = test::scratch_dir("sweep_validate");
+  write_base(dir);
+  // A stand-in for the scorelab binary that records each invocation (and fails nothing).
+  std::ofstream(dir + "/fake.sh") << "#!/bin/sh\necho \"$@\" >> '" + dir + "/calls.txt'\n";
+  fs::permissions(dir + "/fake.sh", fs::perms::owner_all);
+  std::ofstream(dir + "/s.yaml") << "base: base.yaml\nout_dir: '" + dir + "/out'\n"
+                                    "grid:\n  model: {hidden: [8, 0, 16]}\n";  // hidden: 0 is out of range
+  SweepOptions o = opts(1);
+  o.exe = dir + "/fake.sh";
+  auto points = run_sweep(dir + "/s.yaml", o);
+  REQUIRE(points.size() == 3);
+  CHECK(points[1].status == "failed");
+  CHECK_THAT(points[1].error, Catch::Contains("model.hidden"));
+  CHECK_FALSE(fs::exists(dir + "/out/logs/" + points[1].name + ".log"));  // never started
+  std::string calls = read_text(dir + "/calls.txt");
+  CHECK(std::count(calls.begin(), calls.end(), '\n') == 2);  // each valid point once
+  CHECK_THAT(calls, Catch::Contains("model.hidden=8") && Catch::Contains("model.hidden=16"));
+  CHECK_THAT(calls, !Catch::Contains("model.hidden=0"));
+  // The summary is a table with typed columns and no step column.
+  CHECK(RunLog::read_strings(dir + "/out/sweep.h5", "points/run") ==
+        std::vector<std::string>{points[0].name, points[1].name, points[2].name});
+  CHECK(RunLog::read_strings(dir + "/out/sweep.h5", "points/status")[1] == "failed");
+  CHECK_THROWS(RunLog::read_column(dir + "/out/sweep.h5", "points/step"));
 }

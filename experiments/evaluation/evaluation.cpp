@@ -1,4 +1,4 @@
-#include "experiments/evaluation.h"
+#include "experiments/evaluation/evaluation.h"
 
 #include <cmath>
 
@@ -7,8 +7,9 @@
 #include "core/config.h"
 #include "core/device.h"
 #include "core/noise.h"
-#include "experiments/gmm_dataset.h"
-#include "experiments/image_dataset.h"
+#include "core/tensor_util.h"
+#include "experiments/data/gmm_dataset.h"
+#include "experiments/data/image_dataset.h"
 #include "losses/ddpm.h"
 #include "sde/sde.h"
 #include "solvers/likelihood.h"
@@ -23,7 +24,9 @@ std::vector<int64_t> batch_shape(int64_t n, const std::vector<int64_t>& shape) {
 }
 }  // namespace
 
-Evaluator::Evaluator(const Experiment& ex, int64_t n_ref, int64_t projections, uint64_t seed) : ex_(ex), seed_(seed) {
+Evaluator::Evaluator(const Experiment& ex, int64_t n_ref, int64_t projections, uint64_t seed,
+                     const MetricRegistry& registry)
+    : ex_(ex), registry_(registry), metrics_(registry.applicable(ex.data_info, ex.eval.fd)), seed_(seed) {
   at::Generator gen = make_generator(seed + 7919);
   ref_ = ex.data->sample(n_ref, gen);
   at::Tensor ref2 = ex.data->sample(n_ref, gen);
@@ -44,6 +47,7 @@ Evaluator::Evaluator(const Experiment& ex, int64_t n_ref, int64_t projections, u
     baselines_.push_back({"fd_prior", prior_fd});
     baselines_.push_back({"fd_floor", floor});
   }
+  TORCH_CHECK(baselines_.size() == baseline_columns(ex).size(), "evaluator: baselines and their columns differ");
   if (!ex.eval.nll.empty()) {
     at::Generator held = make_generator(seed + 4241);
     if (ex.data->is_image()) {
@@ -59,24 +63,9 @@ Evaluator::Evaluator(const Experiment& ex, int64_t n_ref, int64_t projections, u
 }
 
 Metrics Evaluator::score(const at::Tensor& x) const {
-  Metrics m{{"sliced_w2", sw_->distance(x)}};
-  if (!ex_.data->is_image()) {
-    at::Tensor xs = x.slice(0, 0, std::min<int64_t>(2000, x.size(0))).to(at::kCPU);
-    at::Tensor rs = ref_.slice(0, 0, std::min<int64_t>(2000, ref_.size(0)));
-    m.push_back({"mmd2", mmd_rbf(xs, rs).first});
-    m.push_back({"energy_distance", energy_distance(xs, rs)});
-  }
-  if (const auto* gmm = dynamic_cast<const GMMDataset*>(ex_.data.get())) {
-    const GaussianMixture& g = gmm->mixture();
-    at::Tensor x64 = x.to(at::kCPU, at::kDouble).reshape({x.size(0), -1});
-    at::Tensor one = at::ones({x.size(0)}, at::kDouble), zero = at::zeros({x.size(0)}, at::kDouble);
-    at::Tensor k = g.responsibilities(x64, one, zero).argmax(1);
-    at::Tensor mass = at::bincount(k, {}, g.weights.size(0)).to(at::kDouble) / x.size(0);
-    m.push_back({"coverage", (mass >= 0.5 * g.weights).to(at::kDouble).mean().item<double>()});
-    m.push_back({"mass_tv", 0.5 * (mass - g.weights).abs().sum().item<double>()});
-    m.push_back({"nll_target", -g.log_prob(x64, one, zero).mean().item<double>()});
-  }
-  if (classifier_.net) m.push_back({"fd", frechet_distance(gaussian_stats(classifier_.features(x)), ref_features_)});
+  MetricInput in{*ex_.data, ref_, *sw_, classifier_.net ? &classifier_ : nullptr, &ref_features_};
+  Metrics m;
+  for (const Metric* metric : metrics_) m.push_back({metric->name, metric->value(in, x)});
   return m;
 }
 
@@ -85,7 +74,7 @@ Metrics Evaluator::nll(const ScoreModel& model) const {
   if (ex_.eval.nll.empty()) return m;
   const bool image = ex_.data->is_image();
   const int64_t dims = nll_x_[0].numel();
-  const double per_dim = 1.0 / (static_cast<double>(dims) * std::log(2.0));
+  const double per_dim = bits_per_dim(-1.0, dims);  // nats -> bits/dim
   const int64_t bs = image ? 128 : 4096;
   auto opts = at::TensorOptions().dtype(ex_.run.dtype).device(ex_.device);
   // Mean and standard error over the held-out points of the per-point NLL (nats) * scale + offset.
@@ -112,7 +101,7 @@ Metrics Evaluator::nll(const ScoreModel& model) const {
         at::Tensor x = nll_x_.slice(0, first, std::min(nll_x_.size(0), first + bs)).to(opts);
         parts.push_back(vlb->full_vlb(model, x, gen).to(at::kCPU, at::kDouble));
       }
-      add(image ? "bpd_vlb" : "nll_vlb", at::cat(parts), image ? per_dim : 1.0, 0.0);
+      add((image ? "bpd_" : "nll_") + kind, at::cat(parts), image ? per_dim : 1.0, 0.0);
     } else if (kind == "ode") {
       const at::Tensor& src = image ? nll_x_dequantized_ : nll_x_;
       std::vector<at::Tensor> parts;
@@ -129,14 +118,15 @@ Metrics Evaluator::nll(const ScoreModel& model) const {
         auto d = std::dynamic_pointer_cast<const ImageDataset>(ex_.data);
         offset = d && d->transform_options().scale == "zero_one" ? 8.0 : 7.0;
       }
-      add(image ? "bpd_ode" : "nll_ode", at::cat(parts), image ? per_dim : 1.0, offset);
+      add((image ? "bpd_" : "nll_") + kind, at::cat(parts), image ? per_dim : 1.0, offset);
     }
   }
-  if (const auto* gmm = dynamic_cast<const GMMDataset*>(ex_.data.get())) {
+  if (const auto* gmm = dynamic_cast<const GMMDataset*>(ex_.data.get())) {  // nll_columns_ ends with nll_true
     at::Tensor x64 = nll_x_.to(at::kDouble).reshape({nll_x_.size(0), -1});
     at::Tensor one = at::ones({x64.size(0)}, at::kDouble), zero = at::zeros({x64.size(0)}, at::kDouble);
     m.push_back({"nll_true", -gmm->mixture().log_prob(x64, one, zero).mean().item<double>()});
   }
+  TORCH_CHECK(m.size() == nll_columns(ex_).size(), "evaluator: NLL values and columns differ");
   return m;
 }
 
@@ -148,21 +138,29 @@ Metrics Evaluator::evaluate(const ScoreModel& model, const at::Tensor& samples) 
   return m;
 }
 
-std::vector<std::string> Evaluator::columns() const {
-  // In the order evaluate() returns them.
-  const bool image = ex_.data->is_image();
-  const bool gmm = dynamic_cast<const GMMDataset*>(ex_.data.get()) != nullptr;
-  std::vector<std::string> out{"sliced_w2"};
-  if (!image) out.insert(out.end(), {"mmd2", "energy_distance"});
-  if (gmm) out.insert(out.end(), {"coverage", "mass_tv", "nll_target"});
-  if (classifier_.net) out.push_back("fd");
-  for (const auto& [k, v] : baselines_) out.push_back(k);
-  for (const auto& kind : ex_.eval.nll) {
-    out.push_back((image ? "bpd_" : "nll_") + kind);
-    out.push_back((image ? "bpd_" : "nll_") + kind + "_se");
-  }
-  if (!ex_.eval.nll.empty() && gmm) out.push_back("nll_true");
+std::vector<std::string> Evaluator::baseline_columns(const Experiment& ex) {
+  std::vector<std::string> out{"sliced_w2_prior", "sliced_w2_floor"};
+  if (ex.eval.fd) out.insert(out.end(), {"fd_prior", "fd_floor"});
   return out;
 }
+
+std::vector<std::string> Evaluator::nll_columns(const Experiment& ex) {
+  std::vector<std::string> out;
+  const std::string unit = ex.data->is_image() ? "bpd_" : "nll_";
+  for (const auto& kind : ex.eval.nll) out.insert(out.end(), {unit + kind, unit + kind + "_se"});
+  if (!ex.eval.nll.empty() && dynamic_cast<const GMMDataset*>(ex.data.get())) out.push_back("nll_true");
+  return out;
+}
+
+std::vector<std::string> Evaluator::columns_for(const Experiment& ex, const MetricRegistry& registry) {
+  // In the order evaluate() returns them: sample metrics, baselines, NLL.
+  std::vector<std::string> out;
+  for (const Metric* metric : registry.applicable(ex.data_info, ex.eval.fd)) out.push_back(metric->name);
+  for (const auto& c : baseline_columns(ex)) out.push_back(c);
+  for (const auto& c : nll_columns(ex)) out.push_back(c);
+  return out;
+}
+
+std::vector<std::string> Evaluator::columns() const { return columns_for(ex_, registry_); }
 
 }  // namespace scorelab

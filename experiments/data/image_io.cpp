@@ -1,6 +1,6 @@
-#include "experiments/image_io.h"
+#include "experiments/data/image_io.h"
 
-#include <hdf5.h>
+#include <H5Cpp.h>
 #include <zlib.h>
 
 #include <filesystem>
@@ -62,6 +62,22 @@ at::Tensor read_idx(const std::string& path, int expected_dims) {
   return t;
 }
 
+std::vector<int64_t> peek_idx_dims(const std::string& path, int expected_dims) {
+  if (!std::filesystem::exists(path)) throw DataError(path + ": no such file");
+  gzFile f = gzopen(path.c_str(), "rb");
+  if (!f) throw DataError(path + ": cannot open");
+  uint8_t b[4 + 4 * 4] = {0};
+  const int want = 4 + 4 * expected_dims;
+  int n = gzread(f, b, want);
+  gzclose(f);
+  if (n < want) throw DataError(path + ": truncated IDX header");
+  if (b[0] != 0 || b[1] != 0 || b[2] != 0x08 || b[3] != expected_dims)
+    throw DataError(path + ": not an IDX file of unsigned bytes with " + std::to_string(expected_dims) + " dimensions");
+  std::vector<int64_t> dims;
+  for (int d = 0; d < expected_dims; ++d) dims.push_back(be32(b + 4 + 4 * d));
+  return dims;
+}
+
 ImageArray read_idx_pair(const std::string& images_path, const std::string& labels_path) {
   ImageArray a;
   a.images = read_idx(images_path, 3).unsqueeze(1);  // [N, 1, H, W]
@@ -91,41 +107,57 @@ ImageArray read_cifar10(const std::vector<std::string>& files) {
   return {at::cat(imgs), at::cat(labels)};
 }
 
+namespace {
+// Opens an HDF5 file of images and one of its datasets (HDF5's C++ API: every handle closes
+// itself, on errors too); dims are the dataset's dimensions.
+H5::H5File open_h5(const std::string& path) {
+  if (!std::filesystem::exists(path)) throw DataError(path + ": no such file");
+  H5::Exception::dontPrint();
+  try {
+    return H5::H5File(path, H5F_ACC_RDONLY);
+  } catch (const H5::Exception&) {
+    throw DataError(path + ": not an HDF5 file");
+  }
+}
+H5::DataSet open_dataset(const H5::H5File& f, const std::string& path, const std::string& name) {
+  if (!f.nameExists(name)) throw DataError(path + ": no dataset '" + name + "'");
+  return f.openDataSet(name);
+}
+struct H5Images {
+  H5::H5File file;
+  H5::DataSet ds;
+  std::vector<int64_t> dims;
+  H5Images(const std::string& path, const std::string& dataset)
+      : file(open_h5(path)), ds(open_dataset(file, path, dataset)) {
+    H5::DataSpace space = ds.getSpace();
+    std::vector<hsize_t> d(static_cast<size_t>(space.getSimpleExtentNdims()));
+    space.getSimpleExtentDims(d.data());
+    dims.assign(d.begin(), d.end());
+  }
+};
+}  // namespace
+
+std::vector<int64_t> peek_hdf5_dims(const std::string& path, const std::string& dataset) {
+  return H5Images(path, dataset).dims;
+}
+
 ImageArray read_hdf5_images(const std::string& path, const std::string& dataset, const std::string& layout,
                             const std::string& labels_dataset) {
-  if (!std::filesystem::exists(path)) throw DataError(path + ": no such file");
-  H5E_auto2_t func;
-  void* data;
-  H5Eget_auto2(H5E_DEFAULT, &func, &data);
-  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-  hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-  H5Eset_auto2(H5E_DEFAULT, func, data);
-  if (f < 0) throw DataError(path + ": not an HDF5 file");
   auto read = [&](const std::string& name, bool image) {
-    hid_t ds = H5Dopen2(f, name.c_str(), H5P_DEFAULT);
-    if (ds < 0) {
-      H5Fclose(f);
-      throw DataError(path + ": no dataset '" + name + "'");
+    H5Images h(path, name);
+    const bool is_float = h.ds.getTypeClass() == H5T_FLOAT;
+    at::Tensor t = at::empty(h.dims, image ? (is_float ? at::kFloat : at::kByte) : at::kLong);
+    try {
+      h.ds.read(t.data_ptr(), image ? (is_float ? H5::PredType::NATIVE_FLOAT : H5::PredType::NATIVE_UINT8)
+                                    : H5::PredType::NATIVE_INT64);
+    } catch (const H5::Exception& e) {
+      throw DataError(path + ": cannot read '" + name + "' (" + e.getDetailMsg() + ")");
     }
-    hid_t space = H5Dget_space(ds);
-    int rank = H5Sget_simple_extent_ndims(space);
-    std::vector<hsize_t> dims(rank);
-    H5Sget_simple_extent_dims(space, dims.data(), nullptr);
-    H5Sclose(space);
-    hid_t type = H5Dget_type(ds);
-    bool is_float = H5Tget_class(type) == H5T_FLOAT;
-    H5Tclose(type);
-    std::vector<int64_t> shape(dims.begin(), dims.end());
-    at::Tensor t = at::empty(shape, image ? (is_float ? at::kFloat : at::kByte) : at::kLong);
-    H5Dread(ds, image ? (is_float ? H5T_NATIVE_FLOAT : H5T_NATIVE_UINT8) : H5T_NATIVE_INT64, H5S_ALL, H5S_ALL,
-            H5P_DEFAULT, t.data_ptr());
-    H5Dclose(ds);
     return t;
   };
   ImageArray a;
   a.images = read(dataset, true);
   if (!labels_dataset.empty()) a.labels = read(labels_dataset, false);
-  H5Fclose(f);
   size_t want = layout == "NHW" ? 3 : 4;
   if (static_cast<size_t>(a.images.dim()) != want)
     throw DataError(path + ": dataset '" + dataset + "' has " + std::to_string(a.images.dim()) + " dimensions; layout " +

@@ -1,4 +1,4 @@
-#include "experiments/classifier.h"
+#include "experiments/evaluation/classifier.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -18,8 +18,8 @@
 #include "core/device.h"
 #include "core/fsutil.h"
 #include "core/progress.h"
-#include "experiments/image_dataset.h"
-#include "experiments/metrics.h"
+#include "experiments/data/image_dataset.h"
+#include "experiments/evaluation/metrics.h"
 #include "networks/embedding.h"
 
 namespace scorelab {

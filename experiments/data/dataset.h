@@ -9,6 +9,20 @@
 
 namespace scorelab {
 
+// What a run needs to know about its data before reading it (experiments/run_spec.h): the
+// shape of one example after transforms, from the config and at most a file header.
+struct DataInfo {
+  std::vector<int64_t> shape;  // e.g. {2} or {1, 28, 28}
+  bool labelled = false;       // labels exist (class-labelled images)
+  bool mixture = false;        // a Gaussian mixture with an exact density
+  bool image() const { return shape.size() == 3; }
+  int64_t dim() const {
+    int64_t d = 1;
+    for (auto s : shape) d *= s;
+    return d;
+  }
+};
+
 class Dataset {
  public:
   virtual ~Dataset() = default;

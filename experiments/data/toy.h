@@ -5,7 +5,7 @@
 //   swiss_roll:      the 2-D Swiss roll (t cos t, t sin t) / 5 with Gaussian noise
 //   two_moons:       two interleaved half circles with Gaussian noise
 #pragma once
-#include "experiments/dataset.h"
+#include "experiments/data/dataset.h"
 
 namespace scorelab {
 

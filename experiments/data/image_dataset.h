@@ -13,8 +13,8 @@
 
 #include <ATen/core/Generator.h>
 
-#include "experiments/dataset.h"
-#include "experiments/image_io.h"
+#include "experiments/data/dataset.h"
+#include "experiments/data/image_io.h"
 
 namespace scorelab {
 
@@ -59,7 +59,22 @@ class ImageDataset : public Dataset {
   bool stop_ = false;
 };
 
-// Builds the image data sets of the registry from their config sections.
+// The `data:` section of an image data set, parsed (no file read).
+struct ImageSource {
+  std::string type, split = "train";
+  std::string path;                                     // directory (IDX, CIFAR-10) or HDF5 file
+  std::string dataset = "images", layout = "NCHW", labels;  // HDF5
+  ImageTransform tf;
+  int64_t prefetch = 2;
+  std::vector<int64_t> expect_shape;  // `shape`, checked against the data after transforms
+  static ImageSource from(const std::string& type, const Config& cfg);
+  ImageArray read() const;              // the whole split (throws DataError)
+  std::vector<int64_t> raw_shape() const;  // [C, H, W] from the files' headers only
+};
+
+// Builds the image data sets of the registry from their config sections, and describes them
+// (shape after transforms, labels) from the headers alone.
 std::shared_ptr<Dataset> image_dataset_from(const std::string& type, const Config& cfg, uint64_t seed);
+std::shared_ptr<DataInfo> image_info_from(const std::string& type, const Config& cfg);
 
 }  // namespace scorelab

@@ -5,12 +5,10 @@
 
 namespace scorelab {
 
-// Sliced Wasserstein-2 distance between point sets x [n, D] and y [m, D]:
+// Sliced Wasserstein-2 distance between point sets x [n, D] and a reference y [m, D]:
 //   SW2 = sqrt( E_theta W2^2(theta^T x, theta^T y) ),  theta uniform on the sphere,
 // estimated with `projections` random directions; each 1-D W2 compares sorted projections
 // (quantiles of the smaller set when sizes differ). Bonneel et al. 2015.
-double sliced_wasserstein(const at::Tensor& x, const at::Tensor& y, int64_t projections, at::Generator& gen);
-
 // The same distance to one fixed reference set, with its directions drawn and its projections
 // sorted once, for comparing many sample sets (samplers, step counts) on equal terms.
 class SlicedW2Reference {

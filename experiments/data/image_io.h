@@ -20,6 +20,9 @@ struct ImageArray {
 };
 
 at::Tensor read_idx(const std::string& path, int expected_dims);  // uint8 tensor of the file's dims
+// The dimensions a file declares, read from its header only (RunSpec validation reads no data).
+std::vector<int64_t> peek_idx_dims(const std::string& path, int expected_dims);
+std::vector<int64_t> peek_hdf5_dims(const std::string& path, const std::string& dataset);
 ImageArray read_idx_pair(const std::string& images_path, const std::string& labels_path);
 ImageArray read_cifar10(const std::vector<std::string>& batch_files);
 ImageArray read_hdf5_images(const std::string& path, const std::string& dataset, const std::string& layout,

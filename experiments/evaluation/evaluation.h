@@ -4,7 +4,7 @@
 //   score(samples)   sliced_w2 (always); mmd2, energy_distance (non-image data); coverage,
 //                    mass_tv, nll_target (Gaussian-mixture data: the exact target density);
 //                    fd (images with eval.fd: Fréchet distance on the features of the data
-//                    set's classifier, experiments/classifier.h)
+//                    set's classifier, experiments/evaluation/classifier.h)
 //   baselines()      constants of the run that put the numbers in scale: sliced_w2_prior and
 //                    sliced_w2_floor (prior samples / fresh data against the reference); with fd,
 //                    fd_prior and fd_floor (test-split images against the training reference)
@@ -17,9 +17,10 @@
 #include <utility>
 #include <vector>
 
-#include "experiments/classifier.h"
+#include "experiments/evaluation/classifier.h"
 #include "experiments/experiment.h"
-#include "experiments/metrics.h"
+#include "experiments/evaluation/metric.h"
+#include "experiments/evaluation/metrics.h"
 
 namespace scorelab {
 
@@ -29,7 +30,8 @@ class Evaluator {
  public:
   // The reference is `n_ref` fresh data points drawn with seed `seed + 7919`; held-out NLL
   // points are fixed too, so every evaluation of a run compares like with like.
-  Evaluator(const Experiment& ex, int64_t n_ref, int64_t projections, uint64_t seed);
+  Evaluator(const Experiment& ex, int64_t n_ref, int64_t projections, uint64_t seed,
+            const MetricRegistry& registry = builtin_registries().metric);
 
   Metrics score(const at::Tensor& samples) const;
   const Metrics& baselines() const { return baselines_; }
@@ -37,11 +39,19 @@ class Evaluator {
   // score + baselines + nll, and the names in that order (fixed for a run: the log's columns).
   Metrics evaluate(const ScoreModel& model, const at::Tensor& samples) const;
   std::vector<std::string> columns() const;
+  // The columns an Evaluator of `ex` would have, without building it (no data read, no
+  // classifier trained): for validating names such as compare's `quality`.
+  static std::vector<std::string> columns_for(const Experiment& ex,
+                                              const MetricRegistry& registry = builtin_registries().metric);
   const at::Tensor& reference() const { return ref_; }
   const Classifier* classifier() const { return classifier_.net ? &classifier_ : nullptr; }
 
  private:
   const Experiment& ex_;
+  std::vector<const Metric*> metrics_;    // the sample metrics that apply (registry order)
+  static std::vector<std::string> baseline_columns(const Experiment& ex);
+  static std::vector<std::string> nll_columns(const Experiment& ex);  // the names nll() returns
+  const MetricRegistry& registry_;
   at::Tensor ref_;
   std::unique_ptr<SlicedW2Reference> sw_;
   Classifier classifier_;

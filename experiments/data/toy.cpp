@@ -1,4 +1,4 @@
-#include "experiments/toy.h"
+#include "experiments/data/toy.h"
 
 #include <cmath>
 #include <stdexcept>

@@ -1,7 +1,7 @@
 // A Gaussian-mixture data set described in YAML with the same keys as the gmm_oracle model
 // (weights, means, covs | stds | std), so trained and exact models share one target.
 #pragma once
-#include "experiments/dataset.h"
+#include "experiments/data/dataset.h"
 #include "networks/oracle.h"
 
 namespace scorelab {

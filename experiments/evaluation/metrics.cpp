@@ -1,4 +1,4 @@
-#include "experiments/metrics.h"
+#include "experiments/evaluation/metrics.h"
 
 #include <algorithm>
 #include <cmath>
@@ -29,18 +29,6 @@ double SlicedW2Reference::distance(const at::Tensor& x_in) const {
   at::Tensor px = std::get<0>(at::sort(at::matmul(x, theta_), 0));
   int64_t n = std::min(px.size(0), ref_sorted_.size(0));
   return std::sqrt((quantiles_of(px, n) - quantiles_of(ref_sorted_, n)).pow(2).mean().item<double>());
-}
-
-double sliced_wasserstein(const at::Tensor& x_in, const at::Tensor& y_in, int64_t projections, at::Generator& gen) {
-  at::Tensor x = x_in.detach().to(at::kCPU, at::kDouble).reshape({x_in.size(0), -1});
-  at::Tensor y = y_in.detach().to(at::kCPU, at::kDouble).reshape({y_in.size(0), -1});
-  TORCH_CHECK(x.size(1) == y.size(1), "sliced_wasserstein: dimensions differ: ", x.size(1), " vs ", y.size(1));
-  at::Tensor theta = at::randn({x.size(1), projections}, gen, x.options());
-  theta = theta / theta.norm(2, 0, true);
-  at::Tensor px = std::get<0>(at::sort(at::matmul(x, theta), 0));
-  at::Tensor py = std::get<0>(at::sort(at::matmul(y, theta), 0));
-  int64_t n = std::min(px.size(0), py.size(0));
-  return std::sqrt((quantiles_of(px, n) - quantiles_of(py, n)).pow(2).mean().item<double>());
 }
 
 namespace {

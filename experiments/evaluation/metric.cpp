@@ -1,0 +1,93 @@
+#include "experiments/evaluation/metric.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include <ATen/ATen.h>
+
+#include "experiments/data/gmm_dataset.h"
+#include "experiments/evaluation/classifier.h"
+
+namespace scorelab {
+
+void MetricRegistry::add(Metric m) {
+  for (const auto& e : list_)
+    if (e.name == m.name) throw std::logic_error("metric registry: '" + m.name + "' registered twice");
+  list_.push_back(std::move(m));
+}
+
+std::vector<const Metric*> MetricRegistry::applicable(const DataInfo& data, bool fd) const {
+  std::vector<const Metric*> out;
+  for (const auto& m : list_)
+    if (m.applies(data, fd)) out.push_back(&m);
+  return out;
+}
+
+std::vector<std::string> MetricRegistry::names() const {
+  std::vector<std::string> out;
+  for (const auto& m : list_) out.push_back(m.name);
+  return out;
+}
+
+namespace {
+bool always(const DataInfo&, bool) { return true; }
+bool not_image(const DataInfo& d, bool) { return !d.image(); }
+bool is_gmm(const DataInfo& d, bool) { return d.mixture; }
+
+// The first 2000 samples and reference points (the pairwise metrics are O(n^2)).
+at::Tensor head(const at::Tensor& x) { return x.slice(0, 0, std::min<int64_t>(2000, x.size(0))).to(at::kCPU); }
+
+// Mixture component masses of the samples (nearest component by responsibility).
+at::Tensor component_mass(const GaussianMixture& g, const at::Tensor& x64) {
+  at::Tensor one = at::ones({x64.size(0)}, at::kDouble), zero = at::zeros({x64.size(0)}, at::kDouble);
+  at::Tensor k = g.responsibilities(x64, one, zero).argmax(1);
+  return at::bincount(k, {}, g.weights.size(0)).to(at::kDouble) / x64.size(0);
+}
+const GaussianMixture& mixture(const MetricInput& in) { return dynamic_cast<const GMMDataset&>(in.data).mixture(); }
+at::Tensor flat64(const at::Tensor& x) { return x.to(at::kCPU, at::kDouble).reshape({x.size(0), -1}); }
+}  // namespace
+
+Metric sliced_w2_metric() {
+  return {"sliced_w2", always, [](const MetricInput& in, const at::Tensor& x) { return in.sliced_w2.distance(x); }};
+}
+
+Metric mmd2_metric() {
+  return {"mmd2", not_image,
+          [](const MetricInput& in, const at::Tensor& x) { return mmd_rbf(head(x), head(in.reference)).first; }};
+}
+
+Metric energy_distance_metric() {
+  return {"energy_distance", not_image,
+          [](const MetricInput& in, const at::Tensor& x) { return energy_distance(head(x), head(in.reference)); }};
+}
+
+Metric coverage_metric() {
+  return {"coverage", is_gmm, [](const MetricInput& in, const at::Tensor& x) {
+            const GaussianMixture& g = mixture(in);
+            return (component_mass(g, flat64(x)) >= 0.5 * g.weights).to(at::kDouble).mean().item<double>();
+          }};
+}
+
+Metric mass_tv_metric() {
+  return {"mass_tv", is_gmm, [](const MetricInput& in, const at::Tensor& x) {
+            const GaussianMixture& g = mixture(in);
+            return 0.5 * (component_mass(g, flat64(x)) - g.weights).abs().sum().item<double>();
+          }};
+}
+
+Metric nll_target_metric() {
+  return {"nll_target", is_gmm, [](const MetricInput& in, const at::Tensor& x) {
+            at::Tensor x64 = flat64(x);
+            at::Tensor one = at::ones({x64.size(0)}, at::kDouble), zero = at::zeros({x64.size(0)}, at::kDouble);
+            return -mixture(in).log_prob(x64, one, zero).mean().item<double>();
+          }};
+}
+
+Metric fd_metric() {
+  return {"fd", [](const DataInfo& d, bool fd) { return d.image() && fd; },
+          [](const MetricInput& in, const at::Tensor& x) {
+            return frechet_distance(gaussian_stats(in.classifier->features(x)), *in.ref_features);
+          }};
+}
+
+}  // namespace scorelab

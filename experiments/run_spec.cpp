@@ -1,0 +1,117 @@
+#include "experiments/run_spec.h"
+
+#include <algorithm>
+
+#include "core/device.h"
+
+namespace scorelab {
+
+namespace {
+
+void parse_run(RunSpec& s, const Config& cfg, const std::string& default_name) {
+  Config run = cfg.at("run");
+  s.run.name = run.get_string("name", default_name);
+  if (s.run.name.empty() || s.run.name.find('/') != std::string::npos || s.run.name == "." || s.run.name == "..")
+    run.fail("name", "must be a non-empty directory name without '/', got '" + s.run.name + "'");
+  s.run.out_dir = run.get_string("out_dir", s.run.out_dir);
+  s.run.seed = static_cast<uint64_t>(run.get_int("seed", 0, 0));
+  s.device = select_device(run);
+  s.run.threads = run.get_int("threads", 0, 0, 1024);
+  s.run.dtype = run.get_choice("dtype", "float32", {"float32", "float64"}) == "float64" ? c10::kDouble : c10::kFloat;
+}
+
+void parse_train(TrainOptions& t, const Config& train) {
+  t.steps = train.get_int("steps", t.steps, 0, 100000000);
+  t.batch_size = train.get_int("batch_size", t.batch_size, 1, 1 << 24);
+  t.lr = train.get_positive("lr", t.lr);
+  t.ema_decay = train.get_double("ema_decay", t.ema_decay, 0.0, 1.0);
+  t.ema_warmup = train.get_bool("ema_warmup", t.ema_warmup);
+  t.grad_clip = train.get_double("grad_clip", t.grad_clip, 0.0);  // 0: no clipping
+  t.log_every = train.get_int("log_every", t.log_every, 1);
+  t.ckpt_every = train.get_int("ckpt_every", t.ckpt_every, 1);
+  t.resume = train.get_bool("resume", t.resume);
+}
+
+void parse_eval(RunSpec& s, const Config& eval, const MetricRegistry& metrics) {
+  EvalOptions& e = s.eval;
+  const DataInfo& d = s.data_info;
+  e.n = eval.get_int("n", e.n, 2);
+  e.projections = eval.get_int("projections", e.projections, 1, 1 << 16);
+  e.every = eval.get_int("every", e.every, 0);
+  e.grid = eval.get_int("grid", e.grid, 1, 4096);
+  const bool labelled = d.image() && d.labelled;
+  std::string fd = eval.get_choice("fd", d.image() ? "auto" : "false", {"auto", "true", "false"});
+  if (fd == "true" && !labelled)
+    eval.fail("fd", "the Fréchet distance needs labelled images (a classifier is trained on the labels)");
+  e.fd = fd == "true" || (fd == "auto" && labelled);
+  std::vector<std::string> names;
+  for (const Metric* m : metrics.applicable(d, e.fd)) names.push_back(m->name);
+  e.headline = eval.get_string("headline", e.fd ? "fd" : "sliced_w2");
+  if (std::find(names.begin(), names.end(), e.headline) == names.end()) {
+    std::string list;
+    for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+    eval.fail("headline", "'" + e.headline + "' is not a metric of this data (available: " + list + ")");
+  }
+  e.nll = eval.get_choice_list("nll", {}, {"vlb", "ode"});
+  for (const auto& k : e.nll)
+    if (k == "vlb" && !s.sde->ddpm_chain())
+      eval.fail("nll", "vlb (the DDPM variational bound) needs a discrete chain: sde.type: ddpm, not '" +
+                           s.sde->name() + "'; use ode for other SDEs");
+  e.nll_n = eval.get_int("nll_n", d.image() ? 64 : 1000, 1);
+}
+
+void parse_classifier(RunSpec& s, const Config& cfg) {
+  if (!s.eval.fd) {
+    if (cfg.has("classifier"))
+      cfg.fail("classifier", "a classifier is only used for the Fréchet distance of labelled images (eval.fd)");
+    return;
+  }
+  Config c = cfg.at("classifier");
+  ClassifierOptions& o = s.classifier;
+  o.channels = c.get_int("channels", o.channels, 8, 1024);
+  if (o.channels % 8 != 0) c.fail("channels", "must be a multiple of 8 (GroupNorm with 8 groups)");
+  o.features = c.get_int("features", o.features, 2, 4096);
+  o.steps = c.get_int("steps", o.steps, 1);
+  o.batch_size = c.get_int("batch_size", o.batch_size, 2);
+  o.lr = c.get_positive("lr", o.lr);
+  o.seed = static_cast<uint64_t>(c.get_int("seed", 0, 0));
+  o.cache_dir = c.get_string("cache_dir", o.cache_dir);
+}
+
+void parse_likelihood(RunSpec& s, const Config& lik) {
+  const int64_t dim = s.data_info.dim();
+  LikelihoodOptions& o = s.likelihood.ode;
+  o.divergence = lik.get_choice("divergence", dim > 64 ? "hutchinson_rademacher" : "exact",
+                                {"exact", "hutchinson_gaussian", "hutchinson_rademacher"});
+  o.ode.rtol = lik.get_positive("rtol", 1e-5);
+  o.ode.atol = lik.get_positive("atol", 1e-5);
+  o.eps = lik.get_double("eps", 1e-5, 0.0, 0.5);
+  s.likelihood.n = lik.get_int("n", 1000, 1);
+  if (o.divergence == "exact" && dim > 64 && lik.has("divergence"))
+    lik.fail("divergence", "exact divergence needs " + std::to_string(dim) +
+                               " backward passes per ODE step; use hutchinson_gaussian or hutchinson_rademacher");
+}
+
+}  // namespace
+
+RunSpec RunSpec::from(const Config& cfg, const std::string& default_name, const Registries& reg) {
+  RunSpec s{cfg};
+  parse_run(s, cfg, default_name);
+  parse_train(s.train, cfg.at("train"));
+  s.data_info = *reg.data_info.build(cfg.at("data"), "");
+  s.sde = reg.sde.build(cfg.at("sde"), "vp");
+  reg.model.check(cfg.at("model"), "mlp", ModelContext{s.sde, s.data_info.shape, s.run.seed});
+  reg.loss.check(cfg.at("loss"), "dsm", LossContext{s.sde, s.data_info.shape});
+  reg.sampler.check(cfg.at("sample"), "euler_maruyama", *s.sde);
+  Config sample = cfg.at("sample");
+  s.sample.n = sample.get_int("n", s.sample.n, 1);
+  s.sample.batch_size = sample.get_int("batch_size", s.sample.batch_size, 0);
+  s.sample.use_ema = sample.get_bool("use_ema", s.sample.use_ema);
+  parse_eval(s, cfg.at("eval"), reg.metric);
+  parse_classifier(s, cfg);
+  parse_likelihood(s, cfg.at("likelihood"));
+  cfg.check_unused();
+  return s;
+}
+
+}  // namespace scorelab
