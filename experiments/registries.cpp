@@ -100,12 +100,18 @@ void register_builtin(Registries& r) {
 
   r.model.add("mlp", mlp_model_from, [](const Config& c, ModelContext ctx) { mlp_model_options(c, ctx); });
   r.model.add("unet", unet_model_from, [](const Config& c, ModelContext ctx) { unet_model_options(c, ctx); });
-  r.model.add("gmm_oracle", [](const Config& c, ModelContext ctx) -> std::shared_ptr<ScoreModel> {
-    return std::make_shared<OracleScoreModel>(GaussianMixture::from(c), ctx.sde);
-  });
-  r.model.add("gaussian_oracle", [](const Config& c, ModelContext ctx) -> std::shared_ptr<ScoreModel> {
-    return std::make_shared<OracleScoreModel>(GaussianMixture::gaussian_from(c), ctx.sde);
-  });
+  r.model.add(
+      "gmm_oracle",
+      [](const Config& c, ModelContext ctx) -> std::shared_ptr<ScoreModel> {
+        return std::make_shared<OracleScoreModel>(GaussianMixture::from(c), ctx.sde);
+      },
+      [](const Config& c, ModelContext) { GaussianMixture::from(c); });
+  r.model.add(
+      "gaussian_oracle",
+      [](const Config& c, ModelContext ctx) -> std::shared_ptr<ScoreModel> {
+        return std::make_shared<OracleScoreModel>(GaussianMixture::gaussian_from(c), ctx.sde);
+      },
+      [](const Config& c, ModelContext) { GaussianMixture::gaussian_from(c); });
 
   r.weighting.add("plain", plain_weighting_from);
   r.weighting.add("likelihood", likelihood_weighting_from);

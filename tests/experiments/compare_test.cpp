@@ -60,10 +60,13 @@ TEST_CASE("compare builds the model and the data set once for all its rows", "[e
   int models = 0, datasets = 0;
   Registries reg;
   register_builtin(reg);
-  reg.model.add("counted_oracle", [&](const Config& c, ModelContext ctx) -> std::shared_ptr<ScoreModel> {
-    ++models;
-    return std::make_shared<OracleScoreModel>(GaussianMixture::from(c), ctx.sde);
-  });
+  reg.model.add(
+      "counted_oracle",
+      [&](const Config& c, ModelContext ctx) -> std::shared_ptr<ScoreModel> {
+        ++models;
+        return std::make_shared<OracleScoreModel>(GaussianMixture::from(c), ctx.sde);
+      },
+      [](const Config& c, ModelContext) { GaussianMixture::from(c); });  // validation builds nothing
   reg.data.add("counted_gmm", [&](const Config& c, uint64_t) -> std::shared_ptr<Dataset> {
     ++datasets;
     return std::make_shared<GMMDataset>(GaussianMixture::from(c));
