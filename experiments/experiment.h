@@ -15,11 +15,14 @@ namespace scorelab {
 
 // The components of a run, built from its RunSpec (the options stay reachable as ex.run,
 // ex.train, ...). The model is built on demand: make_model() hands out a fresh, untrained model.
-struct Experiment : RunSpec {
+// The data of a run: the training data set, and the same data set again with `data.key=value`
+// overrides (e.g. split=test, dequantize=false): the held-out and clean views evaluation needs.
+struct RunData {
   std::shared_ptr<Dataset> data;
-  // The data set again with `data.key=value` overrides (e.g. split=test, dequantize=false): the
-  // held-out and clean views that evaluation needs.
   std::function<std::shared_ptr<Dataset>(const std::vector<std::string>&)> make_data;
+};
+
+struct Experiment : RunSpec, RunData {
   std::shared_ptr<Loss> loss;
   std::shared_ptr<Sampler> sampler;
   std::function<std::shared_ptr<ScoreModel>()> make_model;

@@ -84,22 +84,22 @@ at::Tensor Classifier::features(const at::Tensor& images) const {
   return at::cat(parts, 0);
 }
 
-bool has_test_split(const Experiment& ex) {
+bool has_test_split(const RunSpec& ex) {
   std::string type = ex.cfg.at("data").get_string("type", "");
   return type == "fashion_mnist" || type == "mnist" || type == "cifar10";
 }
 
-std::shared_ptr<ImageDataset> clean_image_view(const Experiment& ex, const std::string& split) {
+std::shared_ptr<ImageDataset> clean_image_view(const RunSpec& spec, const RunData& data, const std::string& split) {
   std::vector<std::string> ov{"dequantize=false", "flip=false", "prefetch=0"};
-  if (has_test_split(ex)) ov.push_back("split=" + split);
-  auto d = std::dynamic_pointer_cast<ImageDataset>(ex.make_data(ov));
-  if (!d) ex.cfg.at("data").fail("type", "'" + ex.data->name() + "' is not an image data set");
+  if (has_test_split(spec)) ov.push_back("split=" + split);
+  auto d = std::dynamic_pointer_cast<ImageDataset>(data.make_data(ov));
+  if (!d) spec.cfg.at("data").fail("type", "'" + data.data->name() + "' is not an image data set");
   return d;
 }
 
-Classifier classifier_for(const Experiment& ex) {
+Classifier classifier_for(const RunSpec& ex, const RunData& data) {
   const ClassifierOptions& o = ex.classifier;
-  auto train = clean_image_view(ex, "train");
+  auto train = clean_image_view(ex, data, "train");
   const ImageArray& a = train->data();
   if (!a.labels.defined())
     ex.cfg.at("data").fail("type", "the data set has no labels, so scorelab cannot train the classifier behind "
@@ -160,7 +160,7 @@ Classifier classifier_for(const Experiment& ex) {
     }
   }
   bar.finish();
-  auto test = clean_image_view(ex, "test");
+  auto test = clean_image_view(ex, data, "test");
   c.test_accuracy = accuracy(c.net, *test, gen);
   c.test_n = test->data().images.size(0);
   atomic_publish(c.path, [&](const std::string& tmp) {

@@ -28,12 +28,16 @@ struct Classifier {
 
 // The clean (no dequantization, no flips, no prefetching) view of the experiment's image data:
 // `split` is train or test; data without a test split (HDF5) returns its one split.
-std::shared_ptr<ImageDataset> clean_image_view(const Experiment& ex, const std::string& split);
-bool has_test_split(const Experiment& ex);
+std::shared_ptr<ImageDataset> clean_image_view(const RunSpec& spec, const RunData& data, const std::string& split);
+inline std::shared_ptr<ImageDataset> clean_image_view(const Experiment& ex, const std::string& split) {
+  return clean_image_view(ex, ex, split);
+}
+bool has_test_split(const RunSpec& spec);
 
 // Loads the cached classifier for the experiment's data, or trains, tests and caches it.
 // Throws ConfigError when the data are not labelled images.
-Classifier classifier_for(const Experiment& ex);
+Classifier classifier_for(const RunSpec& spec, const RunData& data);
+inline Classifier classifier_for(const Experiment& ex) { return classifier_for(ex, ex); }
 
 int command_train_classifier(const std::string& config_path, const std::vector<std::string>& overrides);
 

@@ -24,23 +24,25 @@ std::vector<int64_t> batch_shape(int64_t n, const std::vector<int64_t>& shape) {
 }
 }  // namespace
 
-Evaluator::Evaluator(const Experiment& ex, int64_t n_ref, int64_t projections, uint64_t seed,
-                     const MetricRegistry& registry)
-    : ex_(ex), registry_(registry), metrics_(registry.applicable(ex.data_info, ex.eval.fd)), seed_(seed) {
+Evaluator::Evaluator(const RunSpec& spec, const RunData& data, std::shared_ptr<const Loss> loss, int64_t n_ref,
+                     int64_t projections, uint64_t seed, const MetricRegistry& registry)
+    : spec_(spec), data_(data), loss_(std::move(loss)), registry_(registry),
+      metrics_(registry.applicable(spec.data_info, spec.eval.fd)), seed_(seed) {
+  const RunSpec& ex = spec;  // options: ex.eval, ex.sde, ...; data: data.data, data.make_data
   at::Generator gen = make_generator(seed + 7919);
-  ref_ = ex.data->sample(n_ref, gen);
-  at::Tensor ref2 = ex.data->sample(n_ref, gen);
+  ref_ = data.data->sample(n_ref, gen);
+  at::Tensor ref2 = data.data->sample(n_ref, gen);
   at::Tensor prior =
-      ex.sde->prior_sample(batch_shape(n_ref, ex.data->sample_shape()), gen, at::TensorOptions().dtype(at::kFloat));
+      ex.sde->prior_sample(batch_shape(n_ref, data.data->sample_shape()), gen, at::TensorOptions().dtype(at::kFloat));
   at::Generator proj = make_generator(seed + 77);
   sw_ = std::make_unique<SlicedW2Reference>(ref_, projections, proj);
   baselines_ = {{"sliced_w2_prior", sw_->distance(prior)}, {"sliced_w2_floor", sw_->distance(ref2)}};
   // The clean held-out images (test split where there is one), read once for FD and NLL.
   std::shared_ptr<ImageDataset> test;
-  if (ex.eval.fd || (!ex.eval.nll.empty() && ex.data->is_image())) test = clean_image_view(ex, "test");
+  if (ex.eval.fd || (!ex.eval.nll.empty() && data.data->is_image())) test = clean_image_view(spec, data, "test");
   if (ex.eval.fd) {
-    classifier_ = classifier_for(ex);
-    auto train = clean_image_view(ex, "train");
+    classifier_ = classifier_for(spec, data);
+    auto train = clean_image_view(spec, data, "train");
     ref_features_ = gaussian_stats(classifier_.features(train->sample(n_ref, gen)));
     double floor = frechet_distance(gaussian_stats(classifier_.features(test->sample(n_ref, gen))), ref_features_);
     double prior_fd = frechet_distance(gaussian_stats(classifier_.features(prior)), ref_features_);
@@ -50,20 +52,20 @@ Evaluator::Evaluator(const Experiment& ex, int64_t n_ref, int64_t projections, u
   TORCH_CHECK(baselines_.size() == baseline_columns(ex).size(), "evaluator: baselines and their columns differ");
   if (!ex.eval.nll.empty()) {
     at::Generator held = make_generator(seed + 4241);
-    if (ex.data->is_image()) {
+    if (data.data->is_image()) {
       nll_x_ = test->sample(ex.eval.nll_n, held);
       std::vector<std::string> ov{"flip=false", "prefetch=0", "dequantize=true"};
-      if (has_test_split(ex)) ov.push_back("split=test");
+      if (has_test_split(spec)) ov.push_back("split=test");
       at::Generator held2 = make_generator(seed + 4241);  // the same images, dequantized
-      nll_x_dequantized_ = ex.make_data(ov)->sample(ex.eval.nll_n, held2);
+      nll_x_dequantized_ = data.make_data(ov)->sample(ex.eval.nll_n, held2);
     } else {
-      nll_x_ = ex.data->sample(ex.eval.nll_n, held);
+      nll_x_ = data.data->sample(ex.eval.nll_n, held);
     }
   }
 }
 
 Metrics Evaluator::score(const at::Tensor& x) const {
-  MetricInput in{*ex_.data, ref_, *sw_, classifier_.net ? &classifier_ : nullptr, &ref_features_};
+  MetricInput in{*data_.data, ref_, *sw_, classifier_.net ? &classifier_ : nullptr, &ref_features_};
   Metrics m;
   for (const Metric* metric : metrics_) m.push_back({metric->name, metric->value(in, x)});
   return m;
@@ -71,12 +73,12 @@ Metrics Evaluator::score(const at::Tensor& x) const {
 
 Metrics Evaluator::nll(const ScoreModel& model) const {
   Metrics m;
-  if (ex_.eval.nll.empty()) return m;
-  const bool image = ex_.data->is_image();
+  if (spec_.eval.nll.empty()) return m;
+  const bool image = spec_.data_info.image();
   const int64_t dims = nll_x_[0].numel();
   const double per_dim = bits_per_dim(-1.0, dims);  // nats -> bits/dim
   const int64_t bs = image ? 128 : 4096;
-  auto opts = at::TensorOptions().dtype(ex_.run.dtype).device(ex_.device);
+  auto opts = at::TensorOptions().dtype(spec_.run.dtype).device(spec_.device);
   // Mean and standard error over the held-out points of the per-point NLL (nats) * scale + offset.
   auto add = [&m](const std::string& name, const at::Tensor& per_point, double scale, double offset) {
     at::Tensor v = per_point * scale + offset;
@@ -84,18 +86,18 @@ Metrics Evaluator::nll(const ScoreModel& model) const {
     m.push_back({name, v.mean().item<double>()});
     m.push_back({name + "_se", se});
   };
-  for (const auto& kind : ex_.eval.nll) {
+  for (const auto& kind : spec_.eval.nll) {
     if (kind == "vlb") {
       // The run's own DDPM loss when it has one (its variance and decoder), else the defaults:
       // variance beta, the discretized decoder for images and a Gaussian one for other data.
-      std::shared_ptr<const DDPMLoss> vlb = std::dynamic_pointer_cast<const DDPMLoss>(ex_.loss);
+      std::shared_ptr<const DDPMLoss> vlb = std::dynamic_pointer_cast<const DDPMLoss>(loss_);
       if (!vlb) {
         DDPMLossOptions o;
         o.decoder = image ? "discretized" : "gaussian";
-        vlb = std::make_shared<DDPMLoss>(o, LossContext{ex_.sde, ex_.data->sample_shape()});
+        vlb = std::make_shared<DDPMLoss>(o, LossContext{spec_.sde, spec_.data_info.shape});
       }
       torch::NoGradGuard no_grad;
-      at::Generator gen = make_generator(seed_ + 31, ex_.device);
+      at::Generator gen = make_generator(seed_ + 31, spec_.device);
       std::vector<at::Tensor> parts;
       for (int64_t first = 0; first < nll_x_.size(0); first += bs) {
         at::Tensor x = nll_x_.slice(0, first, std::min(nll_x_.size(0), first + bs)).to(opts);
@@ -108,25 +110,25 @@ Metrics Evaluator::nll(const ScoreModel& model) const {
       for (int64_t first = 0; first < src.size(0); first += bs) {
         int64_t count = std::min(src.size(0), first + bs) - first;
         at::Tensor x = src.slice(0, first, first + count).to(opts);
-        NoiseSource noise = NoiseSource::range(seed_ + 43, first, count, ex_.device);
-        parts.push_back(-ode_log_likelihood(model, x, ex_.likelihood.ode, noise).log_p.detach().to(at::kCPU, at::kDouble));
+        NoiseSource noise = NoiseSource::range(seed_ + 43, first, count, spec_.device);
+        parts.push_back(-ode_log_likelihood(model, x, spec_.likelihood.ode, noise).log_p.detach().to(at::kCPU, at::kDouble));
       }
       // Images: dequantized u + U(0,1) in [0, 256) mapped to [-1, 1] (scale 1/128) or [0, 1]
       // (1/256), so bits/dim on the 8-bit scale add log2 128 = 7 or log2 256 = 8.
       double offset = 0;
       if (image) {
-        auto d = std::dynamic_pointer_cast<const ImageDataset>(ex_.data);
+        auto d = std::dynamic_pointer_cast<const ImageDataset>(data_.data);
         offset = d && d->transform_options().scale == "zero_one" ? 8.0 : 7.0;
       }
       add((image ? "bpd_" : "nll_") + kind, at::cat(parts), image ? per_dim : 1.0, offset);
     }
   }
-  if (const auto* gmm = dynamic_cast<const GMMDataset*>(ex_.data.get())) {  // nll_columns_ ends with nll_true
+  if (const auto* gmm = dynamic_cast<const GMMDataset*>(data_.data.get())) {  // nll_columns_ ends with nll_true
     at::Tensor x64 = nll_x_.to(at::kDouble).reshape({nll_x_.size(0), -1});
     at::Tensor one = at::ones({x64.size(0)}, at::kDouble), zero = at::zeros({x64.size(0)}, at::kDouble);
     m.push_back({"nll_true", -gmm->mixture().log_prob(x64, one, zero).mean().item<double>()});
   }
-  TORCH_CHECK(m.size() == nll_columns(ex_).size(), "evaluator: NLL values and columns differ");
+  TORCH_CHECK(m.size() == nll_columns(spec_).size(), "evaluator: NLL values and columns differ");
   return m;
 }
 
@@ -138,21 +140,21 @@ Metrics Evaluator::evaluate(const ScoreModel& model, const at::Tensor& samples) 
   return m;
 }
 
-std::vector<std::string> Evaluator::baseline_columns(const Experiment& ex) {
+std::vector<std::string> Evaluator::baseline_columns(const RunSpec& ex) {
   std::vector<std::string> out{"sliced_w2_prior", "sliced_w2_floor"};
   if (ex.eval.fd) out.insert(out.end(), {"fd_prior", "fd_floor"});
   return out;
 }
 
-std::vector<std::string> Evaluator::nll_columns(const Experiment& ex) {
+std::vector<std::string> Evaluator::nll_columns(const RunSpec& ex) {
   std::vector<std::string> out;
-  const std::string unit = ex.data->is_image() ? "bpd_" : "nll_";
+  const std::string unit = ex.data_info.image() ? "bpd_" : "nll_";
   for (const auto& kind : ex.eval.nll) out.insert(out.end(), {unit + kind, unit + kind + "_se"});
-  if (!ex.eval.nll.empty() && dynamic_cast<const GMMDataset*>(ex.data.get())) out.push_back("nll_true");
+  if (!ex.eval.nll.empty() && ex.data_info.mixture) out.push_back("nll_true");
   return out;
 }
 
-std::vector<std::string> Evaluator::columns_for(const Experiment& ex, const MetricRegistry& registry) {
+std::vector<std::string> Evaluator::columns_for(const RunSpec& ex, const MetricRegistry& registry) {
   // In the order evaluate() returns them: sample metrics, baselines, NLL.
   std::vector<std::string> out;
   for (const Metric* metric : registry.applicable(ex.data_info, ex.eval.fd)) out.push_back(metric->name);
@@ -161,6 +163,6 @@ std::vector<std::string> Evaluator::columns_for(const Experiment& ex, const Metr
   return out;
 }
 
-std::vector<std::string> Evaluator::columns() const { return columns_for(ex_, registry_); }
+std::vector<std::string> Evaluator::columns() const { return columns_for(spec_, registry_); }
 
 }  // namespace scorelab

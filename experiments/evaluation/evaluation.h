@@ -29,9 +29,13 @@ using Metrics = std::vector<std::pair<std::string, double>>;
 class Evaluator {
  public:
   // The reference is `n_ref` fresh data points drawn with seed `seed + 7919`; held-out NLL
-  // points are fixed too, so every evaluation of a run compares like with like.
+  // points are fixed too, so every evaluation of a run compares like with like. It uses the
+  // run's description, its data and its loss (the VLB's variance and decoder; may be null).
+  Evaluator(const RunSpec& spec, const RunData& data, std::shared_ptr<const Loss> loss, int64_t n_ref,
+            int64_t projections, uint64_t seed, const MetricRegistry& registry = builtin_registries().metric);
   Evaluator(const Experiment& ex, int64_t n_ref, int64_t projections, uint64_t seed,
-            const MetricRegistry& registry = builtin_registries().metric);
+            const MetricRegistry& registry = builtin_registries().metric)
+      : Evaluator(ex, ex, ex.loss, n_ref, projections, seed, registry) {}
 
   Metrics score(const at::Tensor& samples) const;
   const Metrics& baselines() const { return baselines_; }
@@ -41,16 +45,18 @@ class Evaluator {
   std::vector<std::string> columns() const;
   // The columns an Evaluator of `ex` would have, without building it (no data read, no
   // classifier trained): for validating names such as compare's `quality`.
-  static std::vector<std::string> columns_for(const Experiment& ex,
+  static std::vector<std::string> columns_for(const RunSpec& spec,
                                               const MetricRegistry& registry = builtin_registries().metric);
   const at::Tensor& reference() const { return ref_; }
   const Classifier* classifier() const { return classifier_.net ? &classifier_ : nullptr; }
 
  private:
-  const Experiment& ex_;
+  const RunSpec& spec_;
+  RunData data_;
+  std::shared_ptr<const Loss> loss_;
   std::vector<const Metric*> metrics_;    // the sample metrics that apply (registry order)
-  static std::vector<std::string> baseline_columns(const Experiment& ex);
-  static std::vector<std::string> nll_columns(const Experiment& ex);  // the names nll() returns
+  static std::vector<std::string> baseline_columns(const RunSpec& spec);
+  static std::vector<std::string> nll_columns(const RunSpec& spec);  // the names nll() returns
   const MetricRegistry& registry_;
   at::Tensor ref_;
   std::unique_ptr<SlicedW2Reference> sw_;
