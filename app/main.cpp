@@ -6,6 +6,7 @@
 
 #include <boost/program_options.hpp>
 
+#include "core/device.h"
 #include "core/error.h"
 #include "experiments/evaluation/classifier.h"
 #include "experiments/commands.h"
@@ -122,6 +123,7 @@ int inference_main(const std::string& cmd, const std::vector<std::string>& args)
 }  // namespace
 
 int main(int argc, char** argv) {
+  scorelab::reexec_with_bounded_openmp_spin(argv);  // before any OpenMP thread exists
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     std::cout << kUsage;

@@ -17,8 +17,21 @@ c10::Device select_device(const Config& run_cfg, const std::string& key = "devic
 // A generator on `device` seeded with `seed`, independent of torch's global one.
 at::Generator make_generator(uint64_t seed, const c10::Device& device = c10::Device(c10::kCPU));
 
-// Times `step` with 1..max_threads intra-op threads (`reps` calls each, after one warm-up) and
-// sets torch to the fastest count, which it returns. Ties go to fewer threads.
+// CPUs this process may use: its affinity mask, capped by the cgroup's CPU quota
+// (/sys/fs/cgroup/cpu.max) — not the machine's core count, which a container or a Slurm
+// allocation may not own. At least 1.
+int available_cores();
+
+// OpenMP threads waiting at a barrier spin for a long time by default (libgomp: 300,000
+// iterations); on a machine another process keeps busy they burn the CPU the working threads
+// need. Re-executes this program with GOMP_SPINCOUNT=10000 (spin briefly, then sleep) unless
+// OMP_WAIT_POLICY or GOMP_SPINCOUNT is already set: OpenMP reads them once, when the runtime
+// loads. Returns only if no re-exec happened (already set, or exec failed).
+void reexec_with_bounded_openmp_spin(char** argv);
+
+// Times `step` at 1 and at max_threads (capped by available_cores()) intra-op threads,
+// interleaved, `reps` calls each after a warm-up, and sets torch to max_threads only if its
+// median is at least 10% faster; returns the count set. On a loaded machine one thread wins.
 int autotune_threads(const std::function<void()>& step, int max_threads, int reps = 5);
 
 }  // namespace scorelab

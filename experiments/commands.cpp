@@ -20,8 +20,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
-void set_threads(const Experiment& ex) {
-  if (ex.run.threads > 0) at::set_num_threads(static_cast<int>(ex.run.threads));
+// run.threads, or (0) measured on one score evaluation of the batch the command samples.
+void set_threads(const Experiment& ex, const ScoreModel& model, int64_t batch) {
+  if (ex.run.threads > 0) {
+    at::set_num_threads(static_cast<int>(ex.run.threads));
+    return;
+  }
+  choose_sampling_threads(ex, model, batch);
 }
 
 }  // namespace
@@ -37,7 +42,7 @@ int command_sample(const std::string& source, const std::vector<std::string>& ov
   Loaded l = load_for_inference(source, overrides);
   if (out.empty()) out = l.default_dir + "/samples.h5";
   fs::create_directories(fs::path(out).parent_path().empty() ? "." : fs::path(out).parent_path());
-  set_threads(l.ex);
+  set_threads(l.ex, *l.model, l.ex.sample.batch_size > 0 ? l.ex.sample.batch_size : l.ex.sample.n);
   SampleResult r = draw_samples(l.ex, *l.model, l.ex.sample.n, l.ex.run.seed, "sample");
   AttrMap attrs = l.ex.cfg.resolved_leaves("sample");
   attrs["source"] = source;
@@ -57,7 +62,7 @@ int command_likelihood(const std::string& source, const std::vector<std::string>
   Loaded l = load_for_inference(source, overrides);
   if (out.empty()) out = l.default_dir + "/likelihood.h5";
   fs::create_directories(fs::path(out).parent_path().empty() ? "." : fs::path(out).parent_path());
-  set_threads(l.ex);
+  set_threads(l.ex, *l.model, std::min<int64_t>(l.ex.likelihood.n, 4096));
   const Experiment& ex = l.ex;
   at::Generator gen = make_generator(ex.run.seed + 7919);  // the evaluation data of the run
   at::Tensor x = ex.data->batch(ex.likelihood.n, gen).to(ex.device, ex.run.dtype);

@@ -122,7 +122,10 @@ std::vector<CompareRow> run_compare(const std::string& path, const std::vector<s
   if (std::find(columns.begin(), columns.end(), quality) == columns.end())
     cmp.fail("quality", "'" + quality + "' is not a metric of this comparison's data");
   cmp.check_unused();
-  if (ex0.run.threads > 0) at::set_num_threads(static_cast<int>(ex0.run.threads));
+  if (ex0.run.threads > 0)
+    at::set_num_threads(static_cast<int>(ex0.run.threads));
+  else
+    choose_sampling_threads(ex0, *loaded.model, n);
   Evaluator ev(ex0, ref_n, projections, static_cast<uint64_t>(seed), reg.metric);
   const at::Tensor& ref = ev.reference();
   const auto opts = at::TensorOptions().dtype(ex0.run.dtype).device(ex0.device);

@@ -2,6 +2,11 @@
 
 #include <ATen/ATen.h>
 
+#include <optional>
+
+#include <c10/core/InferenceMode.h>
+
+#include "core/device.h"
 #include "core/progress.h"
 #include "core/error.h"
 
@@ -31,6 +36,19 @@ Experiment build_experiment(const RunSpec& spec, const Registries& reg) {
 
 Experiment build_experiment(const Config& cfg, const std::string& default_name, const Registries& reg) {
   return build_experiment(RunSpec::from(cfg, default_name, reg), reg);
+}
+
+int choose_sampling_threads(const Experiment& ex, const ScoreModel& model, int64_t batch) {
+  auto opts = at::TensorOptions().dtype(ex.run.dtype).device(ex.device);
+  at::Tensor x = prior_noise(model, ex.run.seed, 0, std::max<int64_t>(1, batch), ex.data_info.shape, opts);
+  at::Tensor t = at::full({x.size(0)}, 0.5 * ex.sde->T(), opts);
+  std::optional<c10::InferenceMode> inference;
+  std::optional<at::NoGradGuard> no_grad;
+  if (model.needs_autograd())
+    no_grad.emplace();
+  else
+    inference.emplace();
+  return autotune_threads([&] { model.score(x, t); }, available_cores(), 3);
 }
 
 SampleResult draw_samples(const Experiment& ex, const ScoreModel& model, int64_t n, uint64_t seed,

@@ -39,6 +39,10 @@ Experiment build_experiment(const Config& cfg, const std::string& default_name,
 // x_T keyed by (seed, sample index) so the result does not depend on the batch size.
 SampleResult draw_samples(const Experiment& ex, const ScoreModel& model, int64_t n, uint64_t seed,
                           const std::string& progress_label);
+// Thread count for sampling (run.threads: 0): autotune_threads on one score evaluation of
+// `batch` prior samples; sets and returns it.
+int choose_sampling_threads(const Experiment& ex, const ScoreModel& model, int64_t batch);
+
 // The same with only the parts it uses: `batch_size` 0 draws all n at once; x_T has
 // `per_sample_shape` and `opts`' dtype and device.
 SampleResult draw_samples(const Sampler& sampler, const ScoreModel& model, int64_t n, int64_t batch_size,

@@ -15,6 +15,7 @@
 #include <ATen/ATen.h>
 
 #include "core/config.h"
+#include "core/device.h"
 #include "core/fsutil.h"
 #include "core/h5log.h"
 #include "experiments/run_spec.h"
@@ -219,7 +220,7 @@ void validate(SweepPlan& pl) {
 // The valid points as child processes, `jobs` at a time.
 void run_points(SweepPlan& pl, const SweepOptions& o) {
   const int jobs = std::max(1, o.jobs);
-  int threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / jobs);
+  int threads = std::max(1, available_cores() / jobs);
   std::atomic<size_t> next{0};
   auto worker = [&] {
     for (size_t i; (i = next++) < pl.points.size();) {

@@ -20,6 +20,7 @@
 #include "core/progress.h"
 #include "experiments/evaluation/evaluation.h"
 #include "experiments/run_evaluation.h"
+#include "experiments/training_state.h"
 #include "experiments/report/plot.h"
 #include "networks/ema.h"
 #include "networks/embedding.h"
@@ -28,63 +29,6 @@ namespace scorelab {
 namespace fs = std::filesystem;
 
 namespace {
-
-// Clips the global gradient norm to `max_norm` without a host sync; returns the norm (device).
-at::Tensor clip_grad_norm(const std::vector<at::Tensor>& params, double max_norm) {
-  std::vector<at::Tensor> sq;
-  for (const auto& p : params)
-    if (p.grad().defined()) sq.push_back(p.grad().pow(2).sum());
-  at::Tensor norm = at::stack(sq).sum().sqrt();
-  if (max_norm > 0) {
-    at::Tensor coef = at::clamp_max(max_norm / (norm + 1e-6), 1.0);
-    for (const auto& p : params)
-      if (p.grad().defined()) p.grad().mul_(coef);
-  }
-  return norm;
-}
-
-
-// The training state of one run: network, optimizer, EMA, generators; saved and restored as
-// one checkpoint.
-struct TrainingState {
-  torch::nn::Module& net;
-  std::vector<at::Tensor> params;
-  torch::optim::Adam opt;
-  EMA ema;
-  at::Generator data_gen, noise_gen;
-
-  TrainingState(const Experiment& ex, torch::nn::Module& module)
-      : net(module), params(init(ex, module)), opt(params, torch::optim::AdamOptions(ex.train.lr)),
-        ema(ex.train.ema_decay, ex.train.ema_warmup), data_gen(make_generator(ex.run.seed)),
-        noise_gen(make_generator(ex.run.seed + 1, ex.device)) {  // CPU: data; device: loss noise
-    ema.init(params);
-  }
-  static std::vector<at::Tensor> init(const Experiment& ex, torch::nn::Module& m) {
-    at::Generator init_gen = make_generator(ex.run.seed ^ 0x1a2b3c4dULL);
-    init_parameters(m, init_gen);
-    m.to(ex.device, ex.run.dtype);
-    return m.parameters();
-  }
-  void save(const std::string& path, int64_t step, const std::string& config_yaml) {
-    CheckpointMeta m;
-    m.step = step;
-    m.config_yaml = config_yaml;
-    m.rng_states = {data_gen.get_state(), noise_gen.get_state()};
-    m.ema_updates = ema.updates();
-    save_checkpoint(path, net, ema.shadow(), &opt, m);
-  }
-  CheckpointMeta restore(const std::string& path) {
-    std::vector<at::Tensor> shadow;
-    CheckpointMeta meta = load_checkpoint(path, &net, &shadow, &opt);
-    ema.shadow() = shadow;
-    ema.set_updates(meta.ema_updates);
-    if (meta.rng_states.size() == 2) {
-      data_gen.set_state(meta.rng_states[0]);
-      noise_gen.set_state(meta.rng_states[1]);
-    }
-    return meta;
-  }
-};
 
 // Finished = trained to the end and evaluated there (a run stopped during its final evaluation
 // resumes to evaluate).
@@ -113,7 +57,7 @@ int choose_threads(const Experiment& ex, ScoreModel& model, TrainingState& st) {
         r.loss.backward();
         st.opt.zero_grad();
       },
-      static_cast<int>(std::thread::hardware_concurrency()));
+      available_cores());
 }
 
 // The log's tables: /train (step, loss, loss parts, grad norm, lr, EMA decay, timing) and /eval.
@@ -219,13 +163,8 @@ TrainSummary train(Experiment& ex) {
   LossAccumulator acc;
   net.train();
   for (int64_t step = sum.start_step + 1; step <= ex.train.steps; ++step) {
-    at::Tensor x = ex.data->batch(ex.train.batch_size, st.data_gen).to(ex.device, ex.run.dtype);
-    LossResult r = (*ex.loss)(*model, x, st.noise_gen);
-    st.opt.zero_grad();
-    r.loss.backward();
-    at::Tensor gnorm = clip_grad_norm(st.params, ex.train.grad_clip);
-    st.opt.step();
-    st.ema.update(st.params);
+    at::Tensor gnorm;
+    LossResult r = st.step(ex, *model, gnorm);
     acc.add(r, parts, gnorm);
 
     if (step % ex.train.log_every == 0 || step == ex.train.steps) {

@@ -17,6 +17,7 @@ class EnergyScoreModel : public ScoreModel {
       : ScoreModel(std::move(sde)), net_(std::move(net)), c_(c) {}
   torch::nn::Module* module() override { return net_.get(); }
   Parameterization kind() const override { return Parameterization::score; }
+  bool needs_autograd() const override { return true; }
   at::Tensor energy(const at::Tensor& x, const at::Tensor& t) const;
 
  protected:

@@ -2,6 +2,8 @@
 
 #include <torch/nn/modules/activation.h>
 #include <torch/nn/modules/linear.h>
+#include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
 
 #include "core/config.h"
 
@@ -42,12 +44,27 @@ MLPImpl::MLPImpl(MLPOptions o) : o_(std::move(o)) {
   }
   body_->push_back(torch::nn::Linear(in, o_.out_dim > 0 ? o_.out_dim : o_.dim));
   register_module("body", body_);
+  for (size_t i = 0; i < body_->size(); i += 2) linears_.emplace_back(body_->ptr<torch::nn::LinearImpl>(i));
 }
+
+namespace {
+// The activation, in place when no gradient is recorded (sampling, evaluation).
+at::Tensor activate(const std::string& name, at::Tensor h, bool inplace) {
+  if (name == "silu") return inplace ? at::silu_(h) : at::silu(h);
+  if (name == "relu") return inplace ? at::relu_(h) : at::relu(h);
+  if (name == "tanh") return inplace ? at::tanh_(h) : at::tanh(h);
+  if (name == "gelu") return at::gelu(h);
+  return at::softplus(h);
+}
+}  // namespace
 
 at::Tensor MLPImpl::forward(const at::Tensor& x, const at::Tensor& t) {
   at::Tensor emb = fourier_ ? fourier_->forward(t) : sinusoidal_embedding(t, o_.embed_dim, 1.0);
   at::Tensor h = at::cat({x.reshape({x.size(0), -1}), emb.to(x.dtype())}, 1);
-  at::Tensor out = body_->forward(h);
+  const bool inplace = !at::GradMode::is_enabled();
+  for (size_t i = 0; i + 1 < linears_.size(); ++i)
+    h = activate(o_.activation, at::linear(h, linears_[i]->weight, linears_[i]->bias), inplace);  // fused bias
+  at::Tensor out = at::linear(h, linears_.back()->weight, linears_.back()->bias);
   return o_.out_dim > 0 ? out : out.view(x.sizes());
 }
 

@@ -33,6 +33,9 @@ class ScoreModel {
                      const at::Tensor& t) const;
 
   int64_t nfe() const { return nfe_.load(); }
+  // Whether an evaluation needs autograd (an energy model differentiates its output); samplers
+  // run the others under InferenceMode.
+  virtual bool needs_autograd() const { return false; }
 
   // Parameters to train (empty for an oracle); the module to save and load.
   virtual torch::nn::Module* module() { return nullptr; }

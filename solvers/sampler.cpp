@@ -1,9 +1,11 @@
 #include "solvers/sampler.h"
 
 #include <chrono>
+#include <optional>
 
 #include <ATen/ATen.h>
 #include <ATen/core/grad_mode.h>
+#include <c10/core/InferenceMode.h>
 
 #include "networks/score_model.h"
 
@@ -24,7 +26,14 @@ Schedule Sampler::schedule(const ScoreModel& model, const at::TensorOptions& opt
 
 SampleResult Sampler::sample(const ScoreModel& model, const at::Tensor& x_T, const NoiseSource& noise,
                              const StepObserver& observer) const {
-  at::NoGradGuard no_grad;  // not InferenceMode: energy models need autograd inside the step
+  // InferenceMode (no autograd bookkeeping at all) unless the model needs autograd inside a
+  // step (energy models differentiate their output).
+  std::optional<c10::InferenceMode> inference;
+  std::optional<at::NoGradGuard> no_grad;
+  if (model.needs_autograd())
+    no_grad.emplace();
+  else
+    inference.emplace();
   auto t0 = std::chrono::steady_clock::now();
   const int64_t nfe0 = model.nfe();
   const Schedule sched = schedule(model, x_T.options());

@@ -1,0 +1,125 @@
+// The workloads of benchmarks/README.md, each timed through the code path a run uses (the
+// trainer's TrainingState::step, the samplers' driver loop), at the thread count given as the
+// last argument. benchmarks/vs_pytorch.py runs the same work in PyTorch eager Python.
+//   BM_MLPTrainStep/<batch>/<threads>  quickstart MLP (embed_dim 128: 165,634 parameters), DSM
+//                                      eps-loss under VP, Adam, grad-norm clip 1, EMA
+//   BM_ScoreEval/<threads>             one score evaluation of that MLP on 10,000 points
+//   BM_EMSampling/<threads>            reverse-SDE Euler–Maruyama, 1000 steps, 10,000 points
+//   BM_OracleSampling/<threads>        exact score of a 16-D, 8-component mixture, EM 200 steps,
+//                                      1,000 points (overhead-bound)
+//   BM_UNetTrainStep/<threads>         fmnist_ddpm.yaml's U-Net, batch 64, DDPM L_simple
+//   BM_DDIM50/<threads>                DDIM, 50 steps, 64 images on that U-Net
+#include <benchmark/benchmark.h>
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include "core/config.h"
+#include "core/device.h"
+#include "networks/embedding.h"
+#include "core/progress.h"
+#include "experiments/experiment.h"
+#include "experiments/training_state.h"
+
+using namespace scorelab;
+
+namespace {
+
+const char* kMLP =
+    "run: {device: cpu, seed: 0}\ndata: {type: eight_gaussians}\nsde: {type: vp}\n"
+    "model: {type: mlp, hidden: 256, depth: 3, embed_dim: 128, activation: silu}\n"
+    "loss: {type: dsm, weighting: plain}\ntrain: {lr: 2.0e-3, grad_clip: 1.0, ema_decay: 0.999}\n";
+
+// A 16-D mixture of 8 isotropic components on the vertices of a scaled hypercube corner set.
+std::string oracle_yaml() {
+  std::string means = "[";
+  for (int k = 0; k < 8; ++k) {
+    means += k ? ", [" : "[";
+    for (int d = 0; d < 16; ++d) means += (d ? ", " : "") + std::string(((k >> (d % 3)) & 1) ? "2.0" : "-2.0");
+    means += "]";
+  }
+  means += "]";
+  return "run: {device: cpu, seed: 0}\ndata: {type: gmm, means: " + means + ", std: 0.5}\nsde: {type: vp}\n" +
+         "model: {type: gmm_oracle, means: " + means + ", std: 0.5}\ntrain: {steps: 0}\n" +
+         "sample: {type: euler_maruyama, steps: 200}\n";
+}
+
+const char* kUNet =
+    "run: {device: cpu, seed: 0}\n"
+    "data: {type: fashion_mnist, prefetch: 0}\nsde: {type: ddpm, N: 1000}\n"
+    "model: {type: unet, ch: 32, ch_mult: [1, 2, 2], num_res_blocks: 1, attn_resolutions: [7], dropout: 0.1, "
+    "groups: 8}\n"
+    "loss: {type: ddpm, objective: simple}\ntrain: {batch_size: 64, lr: 5.0e-4, grad_clip: 1.0}\n"
+    "sample: {type: ddim, steps: 50}\n";
+
+Experiment experiment(const std::string& yaml, const std::vector<std::string>& overrides = {}) {
+  Progress::set_quiet(true);
+  return build_experiment(Config::from_string(yaml, "bench.yaml", overrides), "bench");
+}
+
+void train_steps(benchmark::State& state, const Experiment& ex) {
+  auto model = ex.make_model();
+  TrainingState st(ex, *model->module());
+  model->module()->train();
+  at::Tensor gnorm;
+  for (int i = 0; i < 3; ++i) st.step(ex, *model, gnorm);  // warm-up
+  for (auto _ : state) benchmark::DoNotOptimize(st.step(ex, *model, gnorm).loss);
+}
+
+void sample(benchmark::State& state, const Experiment& ex, int64_t n) {
+  auto model = ex.make_model();
+  if (model->module()) {
+    at::Generator g = make_generator(1);
+    init_parameters(*model->module(), g);
+    model->module()->eval();
+  }
+  for (auto _ : state) benchmark::DoNotOptimize(draw_samples(ex, *model, n, 0, "bench").x);
+}
+
+}  // namespace
+
+static void BM_MLPTrainStep(benchmark::State& state) {
+  at::set_num_threads(static_cast<int>(state.range(1)));
+  Experiment ex = experiment(kMLP, {"train.batch_size=" + std::to_string(state.range(0))});
+  train_steps(state, ex);
+}
+BENCHMARK(BM_MLPTrainStep)->Args({512, 1})->Args({512, 2})->Args({64, 1})->Args({64, 2})->Unit(benchmark::kMillisecond);
+
+static void BM_ScoreEval(benchmark::State& state) {
+  at::set_num_threads(static_cast<int>(state.range(0)));
+  Experiment ex = experiment(kMLP);
+  auto model = ex.make_model();
+  at::Generator g = make_generator(1);
+  init_parameters(*model->module(), g);
+  model->module()->eval();
+  at::Tensor x = at::randn({10000, 2}, g), t = at::full({10000}, 0.5);
+  at::NoGradGuard no_grad;
+  for (auto _ : state) benchmark::DoNotOptimize(model->score(x, t));
+}
+BENCHMARK(BM_ScoreEval)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond);
+
+static void BM_EMSampling(benchmark::State& state) {
+  at::set_num_threads(static_cast<int>(state.range(0)));
+  sample(state, experiment(kMLP, {"sample.type=euler_maruyama", "sample.steps=1000"}), 10000);
+}
+BENCHMARK(BM_EMSampling)->Arg(1)->Arg(2)->Iterations(1)->Unit(benchmark::kMillisecond);
+
+static void BM_OracleSampling(benchmark::State& state) {
+  at::set_num_threads(static_cast<int>(state.range(0)));
+  sample(state, experiment(oracle_yaml()), 1000);
+}
+BENCHMARK(BM_OracleSampling)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond);
+
+static void BM_UNetTrainStep(benchmark::State& state) {
+  at::set_num_threads(static_cast<int>(state.range(0)));
+  train_steps(state, experiment(kUNet));
+}
+BENCHMARK(BM_UNetTrainStep)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond);
+
+static void BM_DDIM50(benchmark::State& state) {
+  at::set_num_threads(static_cast<int>(state.range(0)));
+  sample(state, experiment(kUNet), 64);
+}
+BENCHMARK(BM_DDIM50)->Arg(1)->Arg(2)->Iterations(1)->Unit(benchmark::kMillisecond);
+
+BENCHMARK_MAIN();
