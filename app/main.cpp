@@ -124,6 +124,7 @@ int inference_main(const std::string& cmd, const std::vector<std::string>& args)
 
 int main(int argc, char** argv) {
   scorelab::reexec_with_bounded_openmp_spin(argv);  // before any OpenMP thread exists
+  scorelab::keep_freed_memory();
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     std::cout << kUsage;

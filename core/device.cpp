@@ -1,5 +1,6 @@
 #include "core/device.h"
 
+#include <malloc.h>
 #include <sched.h>
 #include <unistd.h>
 
@@ -66,6 +67,11 @@ int available_cores() {
     if (cap >= 1) n = std::min(n, cap);
   }
   return std::max(1, n);
+}
+
+void keep_freed_memory() {
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
 }
 
 void reexec_with_bounded_openmp_spin(char** argv) {

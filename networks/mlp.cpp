@@ -58,12 +58,28 @@ at::Tensor activate(const std::string& name, at::Tensor h, bool inplace) {
 }
 }  // namespace
 
+at::Tensor MLPImpl::embed(const at::Tensor& t) {
+  return fourier_ ? fourier_->forward(t) : sinusoidal_embedding(t, o_.embed_dim, 1.0);
+}
+
 at::Tensor MLPImpl::forward(const at::Tensor& x, const at::Tensor& t) {
-  at::Tensor emb = fourier_ ? fourier_->forward(t) : sinusoidal_embedding(t, o_.embed_dim, 1.0);
-  at::Tensor h = at::cat({x.reshape({x.size(0), -1}), emb.to(x.dtype())}, 1);
+  const at::Tensor x2 = x.reshape({x.size(0), -1});
+  const at::Tensor& W0 = linears_[0]->weight;  // [hidden, D + E]: columns for x, then for emb(t)
+  const int64_t D = x2.size(1);
+  at::Tensor h;
+  if (t.dim() == 1 && t.size(0) > 1 && t.stride(0) == 0) {
+    // One t for the whole batch (a sampler step): W0 [x; emb] + b = W0x x + (W0e emb + b), the
+    // embedding and its product computed once instead of per row.
+    at::Tensor e = embed(t.slice(0, 0, 1)).to(x.dtype());                        // [1, E]
+    at::Tensor bias = at::addmm(linears_[0]->bias, e, W0.slice(1, D).t()).squeeze(0);  // [hidden]
+    h = at::addmm(bias, x2, W0.slice(1, 0, D).t());
+  } else {
+    h = at::linear(at::cat({x2, embed(t).to(x.dtype())}, 1), W0, linears_[0]->bias);  // fused bias
+  }
   const bool inplace = !at::GradMode::is_enabled();
-  for (size_t i = 0; i + 1 < linears_.size(); ++i)
-    h = activate(o_.activation, at::linear(h, linears_[i]->weight, linears_[i]->bias), inplace);  // fused bias
+  h = activate(o_.activation, h, inplace);
+  for (size_t i = 1; i + 1 < linears_.size(); ++i)
+    h = activate(o_.activation, at::linear(h, linears_[i]->weight, linears_[i]->bias), inplace);
   at::Tensor out = at::linear(h, linears_.back()->weight, linears_.back()->bias);
   return o_.out_dim > 0 ? out : out.view(x.sizes());
 }

@@ -30,6 +30,7 @@ class MLPImpl : public ScoreNetImpl {
   explicit MLPImpl(MLPOptions o);
   at::Tensor forward(const at::Tensor& x, const at::Tensor& t) override;
   const MLPOptions& options() const { return o_; }
+  at::Tensor embed(const at::Tensor& t);  // the noise-level embedding [B, embed_dim]
 
  private:
   MLPOptions o_;

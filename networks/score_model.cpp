@@ -59,6 +59,10 @@ Conditioning parse_conditioning(const std::string& name, const SDE& sde) {
 }
 
 at::Tensor conditioning_value(Conditioning c, const SDE& sde, const at::Tensor& t) {
+  // One time for the whole batch (a sampler's step: a broadcast view): compute it once and
+  // hand the network a broadcast view too, so it can embed it once.
+  if (t.dim() == 1 && t.size(0) > 1 && t.stride(0) == 0)
+    return conditioning_value(c, sde, t.slice(0, 0, 1)).expand({t.size(0)});
   switch (c) {
     case Conditioning::log_sigma: return 0.25 * at::log(sde.sigma(t));  // Karras+22 Table 1, c_noise
     case Conditioning::index: return sde.ddpm_chain()->step_index(t).to(t.scalar_type());
