@@ -379,7 +379,7 @@ def run_python(name, threads):
 
 
 def run_scorelab(bench, bm, threads):
-    args = [bench, "--benchmark_filter=^" + bm + "/" + str(threads) + "$", "--benchmark_format=json"]
+    args = [bench, "--benchmark_filter=^" + bm + "/" + str(threads) + "(/|$)", "--benchmark_format=json"]
     out = subprocess.run(args, capture_output=True, text=True)
     if out.returncode != 0:
         raise SystemExit(out.stderr)

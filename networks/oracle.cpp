@@ -81,9 +81,11 @@ GaussianMixture GaussianMixture::from(const Config& cfg) {
     if (s.dim() != 1 || s.size(0) != K) cfg.fail("stds", "expected " + std::to_string(K) + " standard deviations");
     if (s.min().item<double>() <= 0) cfg.fail("stds", "standard deviations must be > 0");
     g.covs = s.pow(2).view({K, 1, 1}) * eye;
+    g.iso_vars = s.pow(2);
   } else {
     double s = cfg.get_positive("std", 1.0);
     g.covs = (s * s) * eye.expand({K, D, D}).clone();
+    g.iso_vars = at::full({K}, s * s, at::kDouble);
   }
   return g;
 }
@@ -103,6 +105,7 @@ GaussianMixture GaussianMixture::gaussian_from(const Config& cfg) {
   } else {
     double s = cfg.get_positive("std", 1.0);
     g.covs = (s * s) * at::eye(D, at::kDouble).unsqueeze(0);
+    g.iso_vars = at::full({1}, s * s, at::kDouble);
   }
   return g;
 }
@@ -133,8 +136,29 @@ at::Tensor GaussianMixture::score(const at::Tensor& x, const at::Tensor& alpha, 
   return -(r.unsqueeze(-1) * p.sol).sum(1).to(x.scalar_type());
 }
 
+// Isotropic components N(a mu_k, v_k I), v_k = a^2 s_k^2 + sigma^2:
+//   ||x - a mu_k||^2 = ||x||^2 - 2 a x.mu_k + a^2 ||mu_k||^2,
+//   log N_k = -||x - a mu_k||^2 / (2 v_k) - D/2 log(2 pi v_k),  r = softmax(log N + log w),
+//   score = sum_k r_k (a mu_k - x) / v_k = a (r / v) mu - x sum_k r_k / v_k.
+at::Tensor GaussianMixture::score_isotropic(const at::Tensor& x, double a, double s) const {
+  at::Tensor x64 = x.to(at::kDouble);
+  at::Tensor mu = means.to(x64.device()), w = weights.to(x64.device());
+  at::Tensor v = a * a * iso_vars.to(x64.device()) + s * s;  // [K]
+  at::Tensor d2 = at::addmm((mu * mu).sum(1).mul(a * a).unsqueeze(0), x64, mu.t(), 1.0, -2.0 * a)
+                      .add_((x64 * x64).sum(1, true))
+                      .clamp_min_(0.0);  // [B, K]
+  at::Tensor logits = -0.5 * d2 / v - 0.5 * dim() * at::log(2 * M_PI * v) + at::log(w);
+  at::Tensor rv = at::softmax(logits, 1) / v;  // r_k / v_k
+  return (a * at::mm(rv, mu) - x64 * rv.sum(1, true)).to(x.scalar_type());
+}
+
 at::Tensor OracleScoreModel::predict(const at::Tensor& x, const at::Tensor& t) const {
   at::Tensor flat = x.reshape({x.size(0), -1});
+  if (g_.iso_vars.defined() && t.dim() == 1 && t.size(0) > 1 && t.stride(0) == 0) {
+    // One t for the batch (a sampler step): alpha, sigma once, the isotropic closed form.
+    at::Tensor t1 = t.slice(0, 0, 1).to(at::kDouble);
+    return g_.score_isotropic(flat, sde().alpha(t1).item<double>(), sde().sigma(t1).item<double>()).view(x.sizes());
+  }
   return g_.score(flat, sde().alpha(t), sde().sigma(t)).view(x.sizes());
 }
 

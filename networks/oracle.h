@@ -16,6 +16,7 @@ struct GaussianMixture {
   at::Tensor weights;  // float64 [K], sums to 1
   at::Tensor means;    // float64 [K, D]
   at::Tensor covs;     // float64 [K, D, D], symmetric positive definite
+  at::Tensor iso_vars; // float64 [K] when every covariance is s_k^2 I (std/stds), else undefined
 
   // YAML: weights: [..] (default uniform), means: [[..], ..], and covs: [[[..]]] (full) or
   // stds: [..] (isotropic per component) or std: s (shared); default std 1.
@@ -29,6 +30,9 @@ struct GaussianMixture {
   // (alpha = 1, sigma = 0 gives the data density itself).
   at::Tensor log_prob(const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& sigma) const;
   at::Tensor score(const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& sigma) const;
+  // The score at one alpha, sigma for the whole batch, for isotropic components (iso_vars):
+  // squared distances by one matrix product, no [B, K, D] tensor, no factorisation. float64.
+  at::Tensor score_isotropic(const at::Tensor& x, double alpha, double sigma) const;
   // Posterior component probabilities r_k(x) [B, K] (for coverage metrics).
   at::Tensor responsibilities(const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& sigma) const;
 };

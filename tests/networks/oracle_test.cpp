@@ -83,3 +83,20 @@ TEST_CASE("mixture config errors name the key", "[networks][oracle]") {
   CHECK_THAT(err("means: [[0, 0]]\ncovs: [[[1, 2], [2, 1]]]\n"), Catch::Contains("positive definite"));
   CHECK_THAT(err("means: [[0, 0]]\nstds: [-1]\n"), Catch::Contains("stds: standard deviations must be > 0"));
 }
+
+TEST_CASE("the isotropic oracle's batch-wide score equals the general solve", "[networks][oracle]") {
+  Config cfg = Config::from_string("means: [[2.0, 0.0, 1.0], [-2.0, 0.5, 0.0], [0.0, -1.0, -1.0]]\n"
+                                   "stds: [0.3, 0.6, 1.1]\nweights: [0.2, 0.5, 0.3]\n", "g.yaml");
+  GaussianMixture g = GaussianMixture::from(cfg);
+  REQUIRE(g.iso_vars.defined());
+  auto sde = std::make_shared<VPSDE>();
+  OracleScoreModel model(g, sde);
+  at::Generator gen = make_generator(3);
+  at::Tensor x = 2.0 * at::randn({64, 3}, gen, at::kDouble);
+  for (double tv : {1e-3, 0.1, 0.5, 1.0}) {
+    INFO("t = " << tv);
+    at::Tensor shared = at::full({1}, tv, at::kDouble).expand({64});  // a sampler's step
+    at::Tensor per_row = at::full({64}, tv, at::kDouble);             // the general path
+    CHECK(at::allclose(model.score(x, shared), model.score(x, per_row), 1e-12, 1e-10));
+  }
+}
