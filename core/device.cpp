@@ -7,7 +7,9 @@
 #include <algorithm>
 #include <cmath>
 #include <vector>
+#include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -80,32 +82,58 @@ void reexec_with_bounded_openmp_spin(char** argv) {
   execv("/proc/self/exe", argv);  // returns only on failure: go on with the default policy
 }
 
+int busy_elsewhere() {
+  std::ifstream in("/proc/loadavg");  // "0.52 0.58 0.59 3/412 12345": runnable now / total
+  double l1, l5, l15;
+  std::string running;
+  if (!(in >> l1 >> l5 >> l15 >> running)) return 0;
+  auto slash = running.find('/');
+  if (slash == std::string::npos) return 0;
+  // Minus this process's own runnable threads (this one, OpenMP workers still spinning).
+  int own = 0;
+  std::error_code ec;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task", ec)) {
+    std::ifstream stat(task.path() / "stat");
+    std::string line;
+    std::getline(stat, line);
+    auto paren = line.rfind(')');
+    if (paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] == 'R') ++own;
+  }
+  return std::max(0, std::stoi(running.substr(0, slash)) - std::max(1, own));
+}
+
 int autotune_threads(const std::function<void()>& step, int max_threads, int reps) {
-  max_threads = std::max(1, std::min(max_threads, available_cores()));
+  // Cores another process is using now are not ours to share: with one busy process on a
+  // 2-core machine this is 1 thread, without a measurement that load could mislead.
+  const int busy = busy_elsewhere();
+  if (std::getenv("SCORELAB_DEBUG_THREADS")) std::fprintf(stderr, "autotune: busy elsewhere %d\n", busy);
+  max_threads = std::max(1, std::min(max_threads, available_cores() - busy));
   if (max_threads == 1) {
     at::set_num_threads(1);
     return 1;
   }
-  // 1 thread against max_threads, interleaved (1, N, 1, N, ...) so that load arriving or
-  // leaving during the measurement affects both alike; the median of each.
+  // 1 thread against max_threads in alternating blocks (1, N, 1, N), so that load arriving or
+  // leaving during the measurement affects both alike; the first call after each switch of
+  // the thread count is a warm-up (switching costs a call), the rest are timed.
   std::vector<double> one, many;
-  for (int n : {1, max_threads}) {  // warm-up: allocator and thread pool
-    at::set_num_threads(n);
-    step();
-  }
-  for (int r = 0; r < reps; ++r)
+  for (int round = 0; round < 2; ++round)
     for (int n : {1, max_threads}) {
       at::set_num_threads(n);
-      auto t0 = std::chrono::steady_clock::now();
       step();
-      (n == 1 ? one : many).push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      for (int r = 0; r < reps; ++r) {
+        auto t0 = std::chrono::steady_clock::now();
+        step();
+        (n == 1 ? one : many).push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      }
     }
-  auto median = [](std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-  };
+  // The fastest call of each: interference (other processes, page faults) only adds time.
+  const double t1 = *std::min_element(one.begin(), one.end());
+  const double tn = *std::min_element(many.begin(), many.end());
   // More threads must buy at least 10% to be worth sharing the machine.
-  const int best = median(many) < 0.9 * median(one) ? max_threads : 1;
+  const int best = tn < 0.9 * t1 ? max_threads : 1;
+  if (std::getenv("SCORELAB_DEBUG_THREADS"))
+    std::fprintf(stderr, "autotune: 1 thread %.3g ms, %d threads %.3g ms -> %d\n", 1e3 * t1, max_threads, 1e3 * tn,
+                 best);
   at::set_num_threads(best);
   return best;
 }

@@ -29,15 +29,21 @@ int available_cores();
 // loads. Returns only if no re-exec happened (already set, or exec failed).
 void reexec_with_bounded_openmp_spin(char** argv);
 
+// Threads runnable right now on the machine besides the calling one (/proc/loadavg's fourth
+// field): CPUs that other work is using at this moment.
+int busy_elsewhere();
+
 // Keeps freed memory in the process (glibc: no mmap for blocks up to 32 MB, no trimming
 // below 1 GB): the tensors a sampler or training step allocates are the same size every step,
 // and handing them back to the kernel made every step fault in and zero fresh pages (10% of a
 // score evaluation's time in a profile).
 void keep_freed_memory();
 
-// Times `step` at 1 and at max_threads (capped by available_cores()) intra-op threads,
-// interleaved, `reps` calls each after a warm-up, and sets torch to max_threads only if its
-// median is at least 10% faster; returns the count set. On a loaded machine one thread wins.
+// Times `step` at 1 and at max_threads intra-op threads, max_threads capped by
+// available_cores() - busy_elsewhere() (one thread, no measurement, while another process
+// keeps the other cores busy); alternating blocks (1, N, 1, N) of `reps` timed calls, each
+// after a warm-up call; max_threads only if its fastest call is at least 10% faster than one
+// thread's. Sets and returns the count. SCORELAB_DEBUG_THREADS=1 prints the measurement.
 int autotune_threads(const std::function<void()>& step, int max_threads, int reps = 5);
 
 }  // namespace scorelab

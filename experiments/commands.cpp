@@ -51,10 +51,12 @@ int command_sample(const std::string& source, const std::vector<std::string>& ov
   std::map<std::string, double> nums{{"seed", static_cast<double>(l.ex.run.seed)},
                                      {"nfe", static_cast<double>(r.nfe)},
                                      {"step", static_cast<double>(l.step)},
-                                     {"seconds", r.seconds}};
+                                     {"seconds", r.seconds},
+                                     {"threads", static_cast<double>(at::get_num_threads())}};
   for (const auto& [k, v] : r.stats) nums[k] = v;
   write_h5_file(out, "samples", r.x, attrs, nums);
-  std::cout << "wrote " << r.x.size(0) << " samples to " << out << " (nfe " << r.nfe << ", " << r.seconds << " s)\n";
+  std::cout << "wrote " << r.x.size(0) << " samples to " << out << " (nfe " << r.nfe << ", " << r.seconds << " s, "
+            << at::get_num_threads() << " threads)\n";
   return 0;
 }
 

@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <optional>
 
 #include <c10/core/InferenceMode.h>
@@ -40,15 +41,19 @@ Experiment build_experiment(const Config& cfg, const std::string& default_name, 
 
 int choose_sampling_threads(const Experiment& ex, const ScoreModel& model, int64_t batch) {
   auto opts = at::TensorOptions().dtype(ex.run.dtype).device(ex.device);
-  at::Tensor x = prior_noise(model, ex.run.seed, 0, std::max<int64_t>(1, batch), ex.data_info.shape, opts);
-  at::Tensor t = at::full({x.size(0)}, 0.5 * ex.sde->T(), opts);
+  // At most 8192 rows: the measurement must cost little next to the sampling it decides on.
+  const int64_t rows = std::clamp<int64_t>(batch, 1, 8192);
+  at::Tensor x = prior_noise(model, ex.run.seed, 0, rows, ex.data_info.shape, opts);
+  NoiseSource noise = NoiseSource::range(ex.run.seed, 0, rows, ex.device);
+  at::Tensor t = at::full({1}, 0.5 * ex.sde->T(), opts).expand({x.size(0)});  // one t, as a sampler step
   std::optional<c10::InferenceMode> inference;
   std::optional<at::NoGradGuard> no_grad;
   if (model.needs_autograd())
     no_grad.emplace();
   else
     inference.emplace();
-  return autotune_threads([&] { model.score(x, t); }, available_cores(), 3);
+  // A sampler step's work: one score evaluation and one noise draw.
+  return autotune_threads([&] { model.score(x, t).add_(noise.normal_like(x, 1)); }, available_cores(), 3);
 }
 
 SampleResult draw_samples(const Experiment& ex, const ScoreModel& model, int64_t n, uint64_t seed,
