@@ -46,12 +46,7 @@ int choose_sampling_threads(const Experiment& ex, const ScoreModel& model, int64
   at::Tensor x = prior_noise(model, ex.run.seed, 0, rows, ex.data_info.shape, opts);
   NoiseSource noise = NoiseSource::range(ex.run.seed, 0, rows, ex.device);
   at::Tensor t = at::full({1}, 0.5 * ex.sde->T(), opts).expand({x.size(0)});  // one t, as a sampler step
-  std::optional<c10::InferenceMode> inference;
-  std::optional<at::NoGradGuard> no_grad;
-  if (model.needs_autograd())
-    no_grad.emplace();
-  else
-    inference.emplace();
+  SamplingModeGuard mode(model);
   // A sampler step's work: one score evaluation and one noise draw.
   return autotune_threads([&] { model.score(x, t).add_(noise.normal_like(x, 1)); }, available_cores(), 3);
 }

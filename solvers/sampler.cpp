@@ -15,6 +15,13 @@ void StepContext::record_score(const at::Tensor& x, const at::Tensor& s) {
   if (want_x0) x0 = (x + (sigma() * sigma()) * s) / alpha();
 }
 
+SamplingModeGuard::SamplingModeGuard(const ScoreModel& model) {
+  if (model.needs_autograd())
+    no_grad_.emplace();
+  else
+    inference_.emplace();
+}
+
 Sampler::Sampler(std::string name, at::Tensor grid, std::shared_ptr<const StepRule> rule, bool denoise_final)
     : name_(std::move(name)), grid_(std::move(grid)), rule_(std::move(rule)), denoise_final_(denoise_final) {}
 
@@ -26,14 +33,7 @@ Schedule Sampler::schedule(const ScoreModel& model, const at::TensorOptions& opt
 
 SampleResult Sampler::sample(const ScoreModel& model, const at::Tensor& x_T, const NoiseSource& noise,
                              const StepObserver& observer) const {
-  // InferenceMode (no autograd bookkeeping at all) unless the model needs autograd inside a
-  // step (energy models differentiate their output).
-  std::optional<c10::InferenceMode> inference;
-  std::optional<at::NoGradGuard> no_grad;
-  if (model.needs_autograd())
-    no_grad.emplace();
-  else
-    inference.emplace();
+  SamplingModeGuard mode(model);
   auto t0 = std::chrono::steady_clock::now();
   const int64_t nfe0 = model.nfe();
   const Schedule sched = schedule(model, x_T.options());

@@ -10,9 +10,12 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <ATen/core/Tensor.h>
+#include <ATen/core/grad_mode.h>
+#include <c10/core/InferenceMode.h>
 
 #include "core/noise.h"
 #include "solvers/schedule.h"
@@ -82,6 +85,18 @@ class StepRule {
   // Adds per-step columns to the schedule before the loop (once per run).
   virtual void prepare(const ScoreModel& /*model*/, Schedule& /*schedule*/) const {}
   virtual at::Tensor step(const ScoreModel& model, const at::Tensor& x, StepContext& ctx) const = 0;
+};
+
+// The autograd mode of sampling: InferenceMode (no autograd bookkeeping at all) unless the
+// model needs autograd inside an evaluation (energy models differentiate their output), then
+// no-grad mode.
+class SamplingModeGuard {
+ public:
+  explicit SamplingModeGuard(const ScoreModel& model);
+
+ private:
+  std::optional<c10::InferenceMode> inference_;
+  std::optional<at::NoGradGuard> no_grad_;
 };
 
 // The one driver loop shared by every sampler.
