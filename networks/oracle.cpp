@@ -140,11 +140,12 @@ at::Tensor GaussianMixture::score(const at::Tensor& x, const at::Tensor& alpha, 
 //   ||x - a mu_k||^2 = ||x||^2 - 2 a x.mu_k + a^2 ||mu_k||^2,
 //   log N_k = -||x - a mu_k||^2 / (2 v_k) - D/2 log(2 pi v_k),  r = softmax(log N + log w),
 //   score = sum_k r_k (a mu_k - x) / v_k = a (r / v) mu - x sum_k r_k / v_k.
-at::Tensor GaussianMixture::score_isotropic(const at::Tensor& x, double a, double s) const {
+at::Tensor GaussianMixture::score_isotropic(const at::Tensor& x, const at::Tensor& a, const at::Tensor& s) const {
   at::Tensor x64 = x.to(at::kDouble);
   at::Tensor mu = means.to(x64.device()), w = weights.to(x64.device());
   at::Tensor v = a * a * iso_vars.to(x64.device()) + s * s;  // [K]
-  at::Tensor d2 = at::addmm((mu * mu).sum(1).mul(a * a).unsqueeze(0), x64, mu.t(), 1.0, -2.0 * a)
+  at::Tensor d2 = (at::mm(x64, mu.t()) * (-2.0 * a))
+                      .add_((mu * mu).sum(1).mul(a * a).unsqueeze(0))
                       .add_((x64 * x64).sum(1, true))
                       .clamp_min_(0.0);  // [B, K]
   at::Tensor logits = -0.5 * d2 / v - 0.5 * dim() * at::log(2 * M_PI * v) + at::log(w);
@@ -155,9 +156,10 @@ at::Tensor GaussianMixture::score_isotropic(const at::Tensor& x, double a, doubl
 at::Tensor OracleScoreModel::predict(const at::Tensor& x, const at::Tensor& t) const {
   at::Tensor flat = x.reshape({x.size(0), -1});
   if (g_.iso_vars.defined() && t.dim() == 1 && t.size(0) > 1 && t.stride(0) == 0) {
-    // One t for the batch (a sampler step): alpha, sigma once, the isotropic closed form.
+    // One t for the batch (a sampler step): alpha, sigma once (on the device), the isotropic
+    // closed form.
     at::Tensor t1 = t.slice(0, 0, 1).to(at::kDouble);
-    return g_.score_isotropic(flat, sde().alpha(t1).item<double>(), sde().sigma(t1).item<double>()).view(x.sizes());
+    return g_.score_isotropic(flat, sde().alpha(t1).squeeze(0), sde().sigma(t1).squeeze(0)).view(x.sizes());
   }
   return g_.score(flat, sde().alpha(t), sde().sigma(t)).view(x.sizes());
 }

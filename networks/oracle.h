@@ -32,7 +32,8 @@ struct GaussianMixture {
   at::Tensor score(const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& sigma) const;
   // The score at one alpha, sigma for the whole batch, for isotropic components (iso_vars):
   // squared distances by one matrix product, no [B, K, D] tensor, no factorisation. float64.
-  at::Tensor score_isotropic(const at::Tensor& x, double alpha, double sigma) const;
+  // alpha, sigma: 0-dim float64 tensors on x's device (no host sync inside a sampling step).
+  at::Tensor score_isotropic(const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& sigma) const;
   // Posterior component probabilities r_k(x) [B, K] (for coverage metrics).
   at::Tensor responsibilities(const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& sigma) const;
 };
