@@ -9,10 +9,14 @@
 //                                      1,000 points (overhead-bound)
 //   BM_UNetTrainStep/<threads>         fmnist_ddpm.yaml's U-Net, batch 64, DDPM L_simple
 //   BM_DDIM50/<threads>                DDIM, 50 steps, 64 images on that U-Net
+#include <cstdlib>
+#include <memory>
+
 #include <benchmark/benchmark.h>
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <torch/csrc/autograd/profiler_legacy.h>
 
 #include "core/config.h"
 #include "core/device.h"
@@ -127,7 +131,13 @@ int main(int argc, char** argv) {
   keep_freed_memory();  // as the CLI does (core/device.h)
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  // SCORELAB_PROFILE=FILE: LibTorch's per-operator profile of the whole run into FILE (chrome
+  // tracing JSON); pair it with --benchmark_filter and a short --benchmark_min_time.
+  std::unique_ptr<torch::autograd::profiler::RecordProfile> profile;
+  if (const char* file = std::getenv("SCORELAB_PROFILE"))
+    profile = std::make_unique<torch::autograd::profiler::RecordProfile>(file);
   benchmark::RunSpecifiedBenchmarks();
+  profile.reset();
   benchmark::Shutdown();
   return 0;
 }

@@ -3,7 +3,6 @@
 #include <filesystem>
 
 #include <torch/nn/module.h>
-#include <torch/optim/optimizer.h>
 #include <torch/serialize.h>
 
 #include "core/fsutil.h"
@@ -11,7 +10,7 @@
 namespace scorelab {
 
 void save_checkpoint(const std::string& path, torch::nn::Module& model, const std::vector<at::Tensor>& ema,
-                     torch::optim::Optimizer* optimizer, const CheckpointMeta& meta) {
+                     const CheckpointPart* optimizer, const CheckpointMeta& meta) {
   torch::serialize::OutputArchive archive;
   torch::serialize::OutputArchive model_ar, ema_ar, opt_ar;
   model.save(model_ar);
@@ -35,7 +34,7 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model, const st
 }
 
 CheckpointMeta load_checkpoint(const std::string& path, torch::nn::Module* model, std::vector<at::Tensor>* ema,
-                               torch::optim::Optimizer* optimizer) {
+                               CheckpointPart* optimizer) {
   if (!std::filesystem::exists(path)) throw std::runtime_error(path + ": no such checkpoint");
   torch::serialize::InputArchive archive;
   try {

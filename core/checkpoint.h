@@ -10,12 +10,21 @@ namespace torch {
 namespace nn {
 class Module;
 }
-namespace optim {
-class Optimizer;
-}
+namespace serialize {
+class InputArchive;
+class OutputArchive;
+}  // namespace serialize
 }  // namespace torch
 
 namespace scorelab {
+
+// State a checkpoint keeps beside the model (the optimizer's), in its own sub-archive.
+class CheckpointPart {
+ public:
+  virtual ~CheckpointPart() = default;
+  virtual void save(torch::serialize::OutputArchive& ar) const = 0;
+  virtual void load(torch::serialize::InputArchive& ar) = 0;
+};
 
 struct CheckpointMeta {
   int64_t step = 0;
@@ -25,11 +34,11 @@ struct CheckpointMeta {
 };
 
 void save_checkpoint(const std::string& path, torch::nn::Module& model, const std::vector<at::Tensor>& ema,
-                     torch::optim::Optimizer* optimizer, const CheckpointMeta& meta);
+                     const CheckpointPart* optimizer, const CheckpointMeta& meta);
 
 // Loads into whichever of model / ema / optimizer are given. Throws std::runtime_error with the
 // path on a missing or unreadable file.
 CheckpointMeta load_checkpoint(const std::string& path, torch::nn::Module* model, std::vector<at::Tensor>* ema,
-                               torch::optim::Optimizer* optimizer);
+                               CheckpointPart* optimizer);
 
 }  // namespace scorelab

@@ -2,7 +2,13 @@
 
 #include <cmath>
 
+#include <algorithm>
+#include <vector>
+
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include "core/counter_hash.h"
 
 namespace scorelab {
 namespace {
@@ -33,32 +39,66 @@ int64_t mix32(int64_t x) {
 
 }  // namespace
 
-at::Tensor counter_normal(uint64_t seed, const at::Tensor& indices, int64_t stream,
-                          at::IntArrayRef per_sample_shape, at::ScalarType dtype) {
-  TORCH_CHECK(indices.dim() == 1, "counter_normal: indices must be 1-D, got ", indices.sizes());
-  int64_t per = 1;
-  for (auto s : per_sample_shape) per *= s;
-  // Key for (seed, stream): two 32-bit halves of the seed, then the stream, folded in.
+namespace {
+
+// Key for (seed, stream): two 32-bit halves of the seed, then the stream, folded in.
+int64_t stream_key(uint64_t seed, int64_t stream) {
   int64_t key = mix32(static_cast<int64_t>(seed & kMask32));
   key = mix32(key ^ static_cast<int64_t>((seed >> 32) & kMask32));
   key = mix32(key ^ (stream & kMask32));
-  key = mix32(key ^ ((stream >> 32) & kMask32));
+  return mix32(key ^ ((stream >> 32) & kMask32));
+}
+
+// Box–Muller on two uniforms in (0, 1), shaped [B, per_sample...].
+at::Tensor box_muller(const at::Tensor& u1, const at::Tensor& u2, int64_t B, at::IntArrayRef per_sample_shape,
+                      at::ScalarType dtype) {
+  at::Tensor z = at::sqrt(-2.0 * at::log(u1)) * at::cos((2.0 * M_PI) * u2);
+  std::vector<int64_t> shape{B};
+  shape.insert(shape.end(), per_sample_shape.begin(), per_sample_shape.end());
+  return z.to(dtype).reshape(shape);
+}
+
+int64_t numel_of(at::IntArrayRef shape) {
+  int64_t per = 1;
+  for (auto s : shape) per *= s;
+  return per;
+}
+
+}  // namespace
+
+at::Tensor counter_normal(uint64_t seed, const at::Tensor& indices, int64_t stream,
+                          at::IntArrayRef per_sample_shape, at::ScalarType dtype) {
+  TORCH_CHECK(indices.dim() == 1, "counter_normal: indices must be 1-D, got ", indices.sizes());
+  if (!indices.device().is_cpu()) return counter_normal_ops(seed, indices, stream, per_sample_shape, dtype);
+  // The hash by one loop (core/counter_hash.h) instead of ~60 tensor operations.
+  const int64_t per = numel_of(per_sample_shape);
+  const uint32_t key = static_cast<uint32_t>(stream_key(seed, stream));
+  at::Tensor idx = indices.to(at::kLong).contiguous();
+  const int64_t B = idx.size(0);
+  at::Tensor u1 = at::empty({B * per}, at::kDouble), u2 = at::empty({B * per}, at::kDouble);
+  const int64_t* ip = idx.data_ptr<int64_t>();
+  double *p1 = u1.data_ptr<double>(), *p2 = u2.data_ptr<double>();
+  at::parallel_for(0, B, std::max<int64_t>(1, 32768 / std::max<int64_t>(per, 1)), [&](int64_t b, int64_t e) {
+    counter_uniforms(ip + b, e - b, per, key, p1 + b * per, p2 + b * per);
+  });
+  return box_muller(u1, u2, B, per_sample_shape, dtype);
+}
+
+at::Tensor counter_normal_ops(uint64_t seed, const at::Tensor& indices, int64_t stream,
+                              at::IntArrayRef per_sample_shape, at::ScalarType dtype) {
+  TORCH_CHECK(indices.dim() == 1, "counter_normal: indices must be 1-D, got ", indices.sizes());
+  const int64_t key = stream_key(seed, stream);
   auto opts = indices.options().dtype(at::kLong);
   at::Tensor row = mix32(at::bitwise_and(indices.to(at::kLong) ^ key, kMask32));
-  row = mix32(at::bitwise_and(row + int64_t{0x9e3779b9}, kMask32));           // [B]
-  at::Tensor elem = at::arange(per, opts);                            // [P]
+  row = mix32(at::bitwise_and(row + int64_t{0x9e3779b9}, kMask32));  // [B]
+  at::Tensor elem = at::arange(numel_of(per_sample_shape), opts);     // [P]
   at::Tensor h = mix32(at::bitwise_and(row.unsqueeze(1) ^ (elem * 2).unsqueeze(0), kMask32));
   at::Tensor h2 = mix32(at::bitwise_and(row.unsqueeze(1) ^ (elem * 2 + 1).unsqueeze(0), kMask32));
   h = mix32(h);
   h2 = mix32(h2);
-  // Box–Muller on two uniforms in (0, 1).
   const double scale = 1.0 / 4294967296.0;
-  at::Tensor u1 = (h.to(at::kDouble) + 0.5) * scale;
-  at::Tensor u2 = (h2.to(at::kDouble) + 0.5) * scale;
-  at::Tensor z = at::sqrt(-2.0 * at::log(u1)) * at::cos((2.0 * M_PI) * u2);
-  std::vector<int64_t> shape{indices.size(0)};
-  shape.insert(shape.end(), per_sample_shape.begin(), per_sample_shape.end());
-  return z.to(dtype).reshape(shape);
+  return box_muller((h.to(at::kDouble) + 0.5) * scale, (h2.to(at::kDouble) + 0.5) * scale, indices.size(0),
+                    per_sample_shape, dtype);
 }
 
 at::Tensor NoiseSource::normal_like(const at::Tensor& x, int64_t stream) const {

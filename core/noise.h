@@ -11,8 +11,12 @@ namespace scorelab {
 
 // Standard normals of shape [indices.size(0), per_sample...]; row b belongs to sample
 // indices[b]. Computed on indices' device in float64 then cast to `dtype`.
+// On the CPU the hash is one loop (core/counter_hash.h); elsewhere tensor operations
+// (counter_normal_ops, the same integers: tested equal).
 at::Tensor counter_normal(uint64_t seed, const at::Tensor& indices, int64_t stream,
                           at::IntArrayRef per_sample_shape, at::ScalarType dtype);
+at::Tensor counter_normal_ops(uint64_t seed, const at::Tensor& indices, int64_t stream,
+                              at::IntArrayRef per_sample_shape, at::ScalarType dtype);
 
 // The noise a sampler draws: a seed and the global indices of the samples in this batch.
 // Stream 0 is the starting noise x_T; step k of a sampler uses stream k + 1 (and

@@ -7,20 +7,6 @@
 
 namespace scorelab {
 
-// Clips the global gradient norm to `max_norm` without a host sync; returns the norm (device).
-at::Tensor clip_grad_norm(const std::vector<at::Tensor>& params, double max_norm) {
-  std::vector<at::Tensor> sq;
-  for (const auto& p : params)
-    if (p.grad().defined()) sq.push_back(p.grad().pow(2).sum());
-  at::Tensor norm = at::stack(sq).sum().sqrt();
-  if (max_norm > 0) {
-    at::Tensor coef = at::clamp_max(max_norm / (norm + 1e-6), 1.0);
-    for (const auto& p : params)
-      if (p.grad().defined()) p.grad().mul_(coef);
-  }
-  return norm;
-}
-
 namespace {
 std::vector<at::Tensor> init(const Experiment& ex, torch::nn::Module& m) {
   at::Generator init_gen = make_generator(ex.run.seed ^ 0x1a2b3c4dULL);
@@ -28,28 +14,34 @@ std::vector<at::Tensor> init(const Experiment& ex, torch::nn::Module& m) {
   m.to(ex.device, ex.run.dtype);
   return m.parameters();
 }
+AdamOptions adam_options(const Experiment& ex) {
+  AdamOptions o;
+  o.lr = ex.train.lr;
+  o.grad_clip = ex.train.grad_clip;
+  return o;
+}
 }  // namespace
 
 TrainingState::TrainingState(const Experiment& ex, torch::nn::Module& module)
     : net(module),
       params(init(ex, module)),
-      opt(params, torch::optim::AdamOptions(ex.train.lr)),
       ema(ex.train.ema_decay, ex.train.ema_warmup),
+      opt(params, adam_options(ex), &ema),
       data_gen(make_generator(ex.run.seed)),
-      noise_gen(make_generator(ex.run.seed + 1, ex.device)) {
-  ema.init(params);
-}
+      noise_gen(make_generator(ex.run.seed + 1, ex.device)) {}
 
 LossResult TrainingState::step(const Experiment& ex, ScoreModel& model, at::Tensor& grad_norm) {
   at::Tensor x = ex.data->batch(ex.train.batch_size, data_gen).to(ex.device, ex.run.dtype);
   LossResult r = (*ex.loss)(model, x, noise_gen);
-  opt.zero_grad();
+  zero_grad();
   r.loss.backward();
-  grad_norm = clip_grad_norm(params, ex.train.grad_clip);
-  opt.step();
-  ema.update(params);
+  grad_norm = apply_gradients();
   return r;
 }
+
+void TrainingState::zero_grad() { opt.zero_grad(); }
+
+at::Tensor TrainingState::apply_gradients() { return opt.step(); }
 
 void TrainingState::save(const std::string& path, int64_t step, const std::string& config_yaml) {
   CheckpointMeta m;
@@ -63,7 +55,8 @@ void TrainingState::save(const std::string& path, int64_t step, const std::strin
 CheckpointMeta TrainingState::restore(const std::string& path) {
   std::vector<at::Tensor> shadow;
   CheckpointMeta meta = load_checkpoint(path, &net, &shadow, &opt);
-  ema.shadow() = shadow;
+  opt.rebind();  // the module load replaced the parameters' storage
+  ema.assign(shadow);
   ema.set_updates(meta.ema_updates);
   if (meta.rng_states.size() == 2) {
     data_gen.set_state(meta.rng_states[0]);

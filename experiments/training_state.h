@@ -7,23 +7,19 @@
 
 #include <ATen/core/Generator.h>
 #include <ATen/core/Tensor.h>
-#include <torch/optim/adam.h>
 
 #include "core/checkpoint.h"
 #include "experiments/experiment.h"
 #include "networks/ema.h"
+#include "networks/fused_adam.h"
 
 namespace scorelab {
-
-// Clips the global gradient norm to `max_norm` (0: no clipping) without a host sync; returns
-// the norm before clipping (on the device).
-at::Tensor clip_grad_norm(const std::vector<at::Tensor>& params, double max_norm);
 
 struct TrainingState {
   torch::nn::Module& net;
   std::vector<at::Tensor> params;
-  torch::optim::Adam opt;
   EMA ema;
+  FusedAdam opt;  // clip + Adam + EMA in one pass; the parameters live in its flat buffer
   at::Generator data_gen, noise_gen;  // CPU: data; device: loss noise
 
   // Initialises the network's parameters from the run's seed and moves it to its device.
@@ -31,6 +27,10 @@ struct TrainingState {
   // One step: a batch, the loss, backward, gradient clipping, Adam, EMA. `grad_norm` receives
   // the norm before clipping. No host sync.
   LossResult step(const Experiment& ex, ScoreModel& model, at::Tensor& grad_norm);
+  // The parts of step(): clear the gradients; clip, Adam and EMA (returns the norm before
+  // clipping).
+  void zero_grad();
+  at::Tensor apply_gradients();
   void save(const std::string& path, int64_t step, const std::string& config_yaml);
   CheckpointMeta restore(const std::string& path);
 };

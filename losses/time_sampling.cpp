@@ -25,12 +25,19 @@ TimeSampler::TimeSampler(const std::string& mode, const SDE& sde, double eps,
   cdf_ = at::cat({at::zeros({1}, at::kDouble), c / c[-1]});
 }
 
+std::optional<double> TimeSampler::constant_density() const {
+  if (mode_ == "uniform") return 1.0 / (T_ - eps_);
+  return std::nullopt;
+}
+
+at::Tensor TimeSampler::sample_t(int64_t n, at::Generator& gen, const at::TensorOptions& opts) const {
+  if (mode_ == "uniform") return at::add(at::full({}, eps_, opts), at::rand({n}, gen, opts), T_ - eps_);
+  return sample(n, gen, opts).first;
+}
+
 std::pair<at::Tensor, at::Tensor> TimeSampler::sample(int64_t n, at::Generator& gen,
                                                       const at::TensorOptions& opts) const {
-  if (mode_ == "uniform") {
-    at::Tensor t = eps_ + (T_ - eps_) * at::rand({n}, gen, opts);
-    return {t, at::full({n}, 1.0 / (T_ - eps_), opts)};
-  }
+  if (mode_ == "uniform") return {sample_t(n, gen, opts), at::full({n}, 1.0 / (T_ - eps_), opts)};
   at::Tensor u = at::rand({n}, gen, at::TensorOptions().dtype(at::kDouble).device(opts.device()));
   at::Tensor cdf = cdf_.to(opts.device()), grid = grid_.to(opts.device());
   int64_t M = grid.size(0) - 1;

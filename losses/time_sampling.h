@@ -7,6 +7,7 @@
 // density used is that of the piecewise-linear inverse itself, so estimates stay unbiased.
 #pragma once
 #include <functional>
+#include <optional>
 #include <string>
 
 #include <ATen/core/Generator.h>
@@ -24,6 +25,9 @@ class TimeSampler {
   // t [n] and q(t) [n] in `opts`' dtype and device.
   std::pair<at::Tensor, at::Tensor> sample(int64_t n, at::Generator& gen, const at::TensorOptions& opts) const;
   const std::string& mode() const { return mode_; }
+  // q where it does not depend on t (uniform: 1 / (T - eps)); then sample_t() suffices.
+  std::optional<double> constant_density() const;
+  at::Tensor sample_t(int64_t n, at::Generator& gen, const at::TensorOptions& opts) const;
 
  private:
   std::string mode_;

@@ -25,9 +25,17 @@ at::Tensor half_jacobian(const SDE& sde, const at::Tensor& t) { return -0.5 * sd
 
 std::shared_ptr<const Weighting> make_weighting(WeightFn f) { return std::make_shared<FnWeighting>(std::move(f)); }
 
-std::shared_ptr<const Weighting> plain_weighting_from(const Config&) {
-  return make_weighting([](const SDE&, const at::Tensor& t, double span) { return at::full_like(t, 1.0 / span); });
-}
+namespace {
+class PlainWeighting : public Weighting {
+ public:
+  at::Tensor operator()(const SDE&, const at::Tensor& t, double span) const override {
+    return at::full_like(t, 1.0 / span);
+  }
+  std::optional<double> constant(double span) const override { return 1.0 / span; }
+};
+}  // namespace
+
+std::shared_ptr<const Weighting> plain_weighting_from(const Config&) { return std::make_shared<PlainWeighting>(); }
 
 std::shared_ptr<const Weighting> likelihood_weighting_from(const Config&) {
   return make_weighting([](const SDE& sde, const at::Tensor& t, double span) {

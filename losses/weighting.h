@@ -12,6 +12,7 @@
 #pragma once
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <ATen/core/Tensor.h>
@@ -27,6 +28,8 @@ class Weighting {
   virtual ~Weighting() = default;
   // W(t) on float64 t for `sde`, with span = T - eps.
   virtual at::Tensor operator()(const SDE& sde, const at::Tensor& t, double span) const = 0;
+  // W where it does not depend on t (plain): losses then skip the per-sample weights.
+  virtual std::optional<double> constant(double /*span*/) const { return std::nullopt; }
 };
 
 using WeightingRegistry = Registry<const Weighting>;

@@ -1,6 +1,8 @@
 #include "networks/ema.h"
 
 #include <algorithm>
+#include <stdexcept>
+#include <string>
 
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/grad_mode.h>
@@ -10,8 +12,28 @@ namespace scorelab {
 void EMA::init(const std::vector<at::Tensor>& params) {
   torch::NoGradGuard no_grad;
   shadow_.clear();
-  for (const auto& p : params) shadow_.push_back(p.detach().clone());
+  int64_t n = 0;
+  for (const auto& p : params) n += p.numel();
+  flat_ = params.empty() ? at::Tensor() : at::empty({n}, params[0].options().requires_grad(false));
+  int64_t at = 0;
+  for (const auto& p : params) {
+    shadow_.push_back(flat_.narrow(0, at, p.numel()).view(p.sizes()));
+    shadow_.back().copy_(p.detach());
+    at += p.numel();
+  }
   updates_ = 0;
+}
+
+void EMA::assign(const std::vector<at::Tensor>& values) {
+  torch::NoGradGuard no_grad;
+  if (values.size() != shadow_.size())
+    throw std::runtime_error("EMA: " + std::to_string(values.size()) + " tensors for " +
+                             std::to_string(shadow_.size()) + " parameters");
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (!values[i].sizes().equals(shadow_[i].sizes()))
+      throw std::runtime_error("EMA: tensor " + std::to_string(i) + " has another shape than its parameter");
+    shadow_[i].copy_(values[i]);
+  }
 }
 
 double EMA::current_decay() const {

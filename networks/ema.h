@@ -11,21 +11,28 @@ namespace scorelab {
 class EMA {
  public:
   EMA(double decay, bool warmup) : decay_(decay), warmup_(warmup) {}
-  void init(const std::vector<at::Tensor>& params);   // shadow := copy of params
+  // shadow := copy of params, held as views into one contiguous buffer (flat()).
+  void init(const std::vector<at::Tensor>& params);
   void update(const std::vector<at::Tensor>& params);  // shadow := d shadow + (1 - d) params
   void copy_to(const std::vector<at::Tensor>& params) const;
+  // shadow := values (a checkpoint's), copied into the existing buffer; sizes must match.
+  void assign(const std::vector<at::Tensor>& values);
   double current_decay() const;
 
   std::vector<at::Tensor>& shadow() { return shadow_; }
   const std::vector<at::Tensor>& shadow() const { return shadow_; }
   int64_t updates() const { return updates_; }
   void set_updates(int64_t n) { updates_ = n; }
+  // For an optimizer that updates flat() itself (networks/fused_adam.h): one more update done.
+  void count_update() { ++updates_; }
+  at::Tensor& flat() { return flat_; }
 
  private:
   double decay_;
   bool warmup_;
   int64_t updates_ = 0;
   std::vector<at::Tensor> shadow_;
+  at::Tensor flat_;
 };
 
 }  // namespace scorelab

@@ -10,12 +10,18 @@
 namespace scorelab {
 
 at::Tensor sinusoidal_embedding(const at::Tensor& t, int64_t dim, double scale) {
-  int64_t half = dim / 2;
-  at::Tensor k = at::arange(half, t.options());
-  at::Tensor freqs = at::exp(-std::log(10000.0) * k / std::max<int64_t>(half - 1, 1));
-  at::Tensor args = (scale * t).unsqueeze(1) * freqs.unsqueeze(0);
+  return SinusoidalEmbedding(dim, scale)(t);
+}
+
+at::Tensor SinusoidalEmbedding::operator()(const at::Tensor& t) {
+  int64_t half = dim_ / 2;
+  if (!freqs_.defined() || freqs_.scalar_type() != t.scalar_type() || freqs_.device() != t.device()) {
+    at::Tensor k = at::arange(half, t.options().requires_grad(false));
+    freqs_ = at::exp(-std::log(10000.0) * k / std::max<int64_t>(half - 1, 1));
+  }
+  at::Tensor args = (scale_ == 1.0 ? t : scale_ * t).unsqueeze(1) * freqs_.unsqueeze(0);
   at::Tensor emb = at::cat({at::sin(args), at::cos(args)}, 1);
-  if (dim % 2) emb = at::constant_pad_nd(emb, {0, 1});
+  if (dim_ % 2) emb = at::constant_pad_nd(emb, {0, 1});
   return emb;
 }
 

@@ -9,6 +9,18 @@ namespace scorelab {
 // conditioning value (networks/score_model.h: 1000 t spans DDPM's step index 0..1000).
 at::Tensor sinusoidal_embedding(const at::Tensor& c, int64_t dim, double scale = 1.0);
 
+// The same, its frequencies computed once per dtype and device (a network embeds every step).
+class SinusoidalEmbedding {
+ public:
+  explicit SinusoidalEmbedding(int64_t dim, double scale = 1.0) : dim_(dim), scale_(scale) {}
+  at::Tensor operator()(const at::Tensor& c);
+
+ private:
+  int64_t dim_;
+  double scale_;
+  at::Tensor freqs_;  // [dim / 2] in the last call's dtype and device
+};
+
 // Random Fourier features [sin(2 pi W c), cos(2 pi W c)], W ~ N(0, s^2) fixed at construction
 // (Tancik et al. 2020; score_sde's GaussianFourierProjection, meant for c = log sigma).
 class FourierEmbeddingImpl : public torch::nn::Module {

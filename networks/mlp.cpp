@@ -59,7 +59,7 @@ at::Tensor activate(const std::string& name, at::Tensor h, bool inplace) {
 }  // namespace
 
 at::Tensor MLPImpl::embed(const at::Tensor& t) {
-  return fourier_ ? fourier_->forward(t) : sinusoidal_embedding(t, o_.embed_dim, 1.0);
+  return fourier_ ? fourier_->forward(t) : sinusoidal_(t);
 }
 
 at::Tensor MLPImpl::forward(const at::Tensor& x, const at::Tensor& t) {

@@ -35,6 +35,7 @@ class MLPImpl : public ScoreNetImpl {
  private:
   MLPOptions o_;
   FourierEmbedding fourier_{nullptr};
+  SinusoidalEmbedding sinusoidal_{o_.embed_dim};
   torch::nn::Sequential body_{nullptr};  // Linear, activation, ..., Linear (parameter names body.<i>.*)
   std::vector<torch::nn::Linear> linears_;  // body_'s Linear layers, called directly (no type-erased dispatch)
 };

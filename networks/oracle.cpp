@@ -139,18 +139,20 @@ at::Tensor GaussianMixture::score(const at::Tensor& x, const at::Tensor& alpha, 
 // Isotropic components N(a mu_k, v_k I), v_k = a^2 s_k^2 + sigma^2:
 //   ||x - a mu_k||^2 = ||x||^2 - 2 a x.mu_k + a^2 ||mu_k||^2,
 //   log N_k = -||x - a mu_k||^2 / (2 v_k) - D/2 log(2 pi v_k),  r = softmax(log N + log w),
-//   score = sum_k r_k (a mu_k - x) / v_k = a (r / v) mu - x sum_k r_k / v_k.
+//   score = sum_k r_k (a mu_k - x) / v_k = (r / v) (a mu) - x sum_k r_k / v_k.
+// The per-component coefficients are [K]-sized; on the [B, K] and [B, D] arrays this is one
+// product with a bias (x . (a mu_k / v_k) + c_k), one rank-1 update (-||x||^2 / (2 v_k)), a
+// softmax, and the score's product: 10 operations whatever K and D.
 at::Tensor GaussianMixture::score_isotropic(const at::Tensor& x, const at::Tensor& a, const at::Tensor& s) const {
   at::Tensor x64 = x.to(at::kDouble);
   at::Tensor mu = means.to(x64.device()), w = weights.to(x64.device());
-  at::Tensor v = a * a * iso_vars.to(x64.device()) + s * s;  // [K]
-  at::Tensor d2 = (at::mm(x64, mu.t()) * (-2.0 * a))
-                      .add_((mu * mu).sum(1).mul(a * a).unsqueeze(0))
-                      .add_((x64 * x64).sum(1, true))
-                      .clamp_min_(0.0);  // [B, K]
-  at::Tensor logits = -0.5 * d2 / v - 0.5 * dim() * at::log(2 * M_PI * v) + at::log(w);
-  at::Tensor rv = at::softmax(logits, 1) / v;  // r_k / v_k
-  return (a * at::mm(rv, mu) - x64 * rv.sum(1, true)).to(x.scalar_type());
+  at::Tensor inv_v = at::reciprocal(a * a * iso_vars.to(x64.device()) + s * s);  // [K]
+  at::Tensor a_mu = a * mu;                                                        // [K, D]
+  at::Tensor c = (a_mu * a_mu).sum(1) * inv_v * -0.5 + 0.5 * dim() * at::log(inv_v * (0.5 / M_PI)) + at::log(w);
+  at::Tensor logits = at::addmm(c, x64, (a_mu * inv_v.unsqueeze(1)).t());   // [B, K]
+  logits.addr_((x64 * x64).sum(1), inv_v, 1.0, -0.5);
+  at::Tensor rv = at::softmax(logits, 1).mul_(inv_v);  // r_k / v_k
+  return at::mm(rv, a_mu).sub_(x64 * rv.sum(1, true)).to(x.scalar_type());
 }
 
 at::Tensor OracleScoreModel::predict(const at::Tensor& x, const at::Tensor& t) const {

@@ -141,7 +141,7 @@ UNetImpl::UNetImpl(UNetOptions o) : o_(std::move(o)) {
 }
 
 at::Tensor UNetImpl::forward(const at::Tensor& x, const at::Tensor& c) {
-  at::Tensor temb = sinusoidal_embedding(c.to(x.dtype()), o_.ch, 1.0);
+  at::Tensor temb = sinusoidal_(c.to(x.dtype()));
   temb = temb1_->forward(swish(temb0_->forward(temb)));
   std::vector<at::Tensor> hs{conv_in_->forward(x)};
   at::Tensor h = hs.back();

@@ -16,6 +16,7 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/normalization.h>
 
+#include "networks/embedding.h"
 #include "networks/score_model.h"
 
 namespace scorelab {
@@ -67,6 +68,7 @@ class UNetImpl : public ScoreNetImpl {
 
  private:
   UNetOptions o_;
+  SinusoidalEmbedding sinusoidal_{o_.ch};
   torch::nn::Linear temb0_{nullptr}, temb1_{nullptr};
   torch::nn::Conv2d conv_in_{nullptr}, conv_out_{nullptr};
   torch::nn::GroupNorm norm_out_{nullptr};

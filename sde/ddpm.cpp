@@ -91,6 +91,7 @@ SDE::Discrete DDPMSDE::discretize(const at::Tensor& x, const at::Tensor& t, doub
 at::Tensor DDPMSDE::drift(const at::Tensor& x, const at::Tensor& t) const {
   return -0.5 * append_dims(beta(t), x.dim()) * x;
 }
+at::Tensor DDPMSDE::drift_coefficient(const at::Tensor& t) const { return -0.5 * beta(t); }
 at::Tensor DDPMSDE::diffusion(const at::Tensor& t) const { return at::sqrt(beta(t)); }
 at::Tensor DDPMSDE::alpha(const at::Tensor& t) const { return at::exp(0.5 * log_alpha_bar(t)); }
 at::Tensor DDPMSDE::sigma(const at::Tensor& t) const { return at::sqrt(-at::expm1(log_alpha_bar(t))); }

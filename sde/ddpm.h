@@ -39,6 +39,7 @@ class DDPMSDE : public SDE {
   static DDPMChain chain_from(const Config& cfg);
   std::string name() const override { return "ddpm"; }
   at::Tensor drift(const at::Tensor& x, const at::Tensor& t) const override;
+  at::Tensor drift_coefficient(const at::Tensor& t) const override;  // -beta / 2
   at::Tensor diffusion(const at::Tensor& t) const override;
   at::Tensor alpha(const at::Tensor& t) const override;
   at::Tensor sigma(const at::Tensor& t) const override;

@@ -24,6 +24,9 @@ class SDE {
   virtual double T() const { return 1.0; }
 
   virtual at::Tensor drift(const at::Tensor& x, const at::Tensor& t) const = 0;  // f(x, t)
+  // c(t) [B] where the drift is linear, f(x, t) = c(t) x (VP, sub-VP, DDPM: -beta/2; VE: 0); an
+  // undefined tensor otherwise. Samplers fold a step into a few operations with it.
+  virtual at::Tensor drift_coefficient(const at::Tensor& /*t*/) const { return at::Tensor(); }
   virtual at::Tensor diffusion(const at::Tensor& t) const = 0;                    // g(t), [B]
   virtual at::Tensor alpha(const at::Tensor& t) const = 0;                        // [B]
   virtual at::Tensor sigma(const at::Tensor& t) const = 0;                        // [B]

@@ -17,6 +17,7 @@ VESDEOptions VESDEOptions::from(const Config& cfg) {
 }
 
 at::Tensor VESDE::drift(const at::Tensor& x, const at::Tensor&) const { return at::zeros_like(x); }
+at::Tensor VESDE::drift_coefficient(const at::Tensor& t) const { return at::zeros_like(t); }
 at::Tensor VESDE::sigma(const at::Tensor& t) const {
   return o_.sigma_min * at::exp(t * std::log(o_.sigma_max / o_.sigma_min));
 }

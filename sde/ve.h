@@ -28,6 +28,7 @@ class VESDE : public SDE {
   Conditioning natural_conditioning() const override { return Conditioning::log_sigma; }
   std::string name() const override { return "ve"; }
   at::Tensor drift(const at::Tensor& x, const at::Tensor& t) const override;
+  at::Tensor drift_coefficient(const at::Tensor& t) const override;  // 0
   at::Tensor diffusion(const at::Tensor& t) const override;
   at::Tensor alpha(const at::Tensor& t) const override;
   at::Tensor sigma(const at::Tensor& t) const override;

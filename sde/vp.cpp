@@ -13,7 +13,7 @@ at::Tensor LinearBeta::beta(const at::Tensor& t) const { return o_.beta_min + t 
 
 // log alpha(t) = -1/2 int_0^t beta(s) ds  (Song et al. 2021, eq. 33).
 at::Tensor LinearBeta::log_alpha(const at::Tensor& t) const {
-  return -0.25 * t.pow(2) * (o_.beta_max - o_.beta_min) - 0.5 * t * o_.beta_min;
+  return t * (t * (-0.25 * (o_.beta_max - o_.beta_min)) - 0.5 * o_.beta_min);  // 3 operations
 }
 
 CosineBeta::CosineBeta(CosineBetaOptions o) : o_(o) {

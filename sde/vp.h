@@ -64,6 +64,7 @@ class VPSDE : public SDE {
   double T() const override { return s_->T(); }
   at::Tensor beta(const at::Tensor& t) const { return s_->beta(t); }
   at::Tensor drift(const at::Tensor& x, const at::Tensor& t) const override;
+  at::Tensor drift_coefficient(const at::Tensor& t) const override { return -0.5 * beta(t); }
   at::Tensor diffusion(const at::Tensor& t) const override;
   at::Tensor alpha(const at::Tensor& t) const override;
   // sigma^2 = 1 - alpha^2, computed with expm1 so that it stays accurate for small t.

@@ -12,8 +12,11 @@ namespace scorelab {
 class Config;
 class SDE;
 
+// Where the drift is linear (f = c(t) x, sde.h), prepare() tabulates c and g on the grid and a
+// step is x_mean = (1 - c dt) x + g^2 dt s, x = x_mean + g sqrt(dt) z: three operations on x.
 class EulerMaruyamaStep : public StepRule {
  public:
+  void prepare(const ScoreModel& model, Schedule& schedule) const override;
   at::Tensor step(const ScoreModel& model, const at::Tensor& x, StepContext& ctx) const override;
 };
 

@@ -5,10 +5,10 @@
 
 #include <ATen/ATen.h>
 #include <torch/nn/modules/linear.h>
-#include <torch/optim/adam.h>
 
 #include "core/checkpoint.h"
 #include "core/device.h"
+#include "networks/fused_adam.h"
 #include "../test_util.h"
 
 using namespace scorelab;
@@ -17,7 +17,9 @@ TEST_CASE("checkpoint round trip restores parameters, EMA, optimizer and RNG bit
   std::string dir = test::scratch_dir("ckpt");
   std::string path = dir + "/last.pt";
   torch::nn::Linear a(3, 4), b(3, 4);
-  torch::optim::Adam opt_a(a->parameters(), torch::optim::AdamOptions(1e-2));
+  AdamOptions o;
+  o.lr = 1e-2;
+  FusedAdam opt_a(a->parameters(), o, nullptr);
   // One optimiser step so the Adam moments are non-trivial.
   a(at::randn({5, 3})).pow(2).sum().backward();
   opt_a.step();
@@ -27,14 +29,16 @@ TEST_CASE("checkpoint round trip restores parameters, EMA, optimizer and RNG bit
   CheckpointMeta meta{123, "run: {seed: 1}\n", {g.get_state()}, 17};
   save_checkpoint(path, *a, ema, &opt_a, meta);
 
-  torch::optim::Adam opt_b(b->parameters(), torch::optim::AdamOptions(1e-2));
+  FusedAdam opt_b(b->parameters(), o, nullptr);
   std::vector<at::Tensor> ema_b;
   CheckpointMeta got = load_checkpoint(path, b.get(), &ema_b, &opt_b);
+  opt_b.rebind();  // the load replaced b's parameter storage
   CHECK(got.step == 123);
   CHECK(got.ema_updates == 17);
   CHECK(got.config_yaml == meta.config_yaml);
   CHECK(at::equal(a->weight, b->weight));
   CHECK(at::equal(a->bias, b->bias));
+  CHECK(opt_b.steps() == 1);
   REQUIRE(ema_b.size() == 2);
   CHECK(at::equal(ema_b[0], ema[0]));
   // The optimiser continues identically: one more step on the same gradient.
@@ -44,6 +48,7 @@ TEST_CASE("checkpoint round trip restores parameters, EMA, optimizer and RNG bit
   opt_a.step();
   opt_b.step();
   CHECK(at::equal(a->weight, b->weight));
+  CHECK(at::equal(a->bias, b->bias));
   // The generator continues the same stream.
   at::Generator g2 = make_generator(999);
   g2.set_state(got.rng_states.at(0));

@@ -30,3 +30,15 @@ TEST_CASE("counter noise is standard normal", "[core][noise]") {
   double corr = (zz.select(1, 0) * zz.select(1, 1)).mean().item<double>();
   CHECK(std::abs(corr) < 5 / std::sqrt(double(n)));
 }
+
+TEST_CASE("the CPU loop gives the counter noise of the tensor formulas, bit for bit", "[core][noise]") {
+  // Indices near 2^32 and large streams exercise the 32-bit wrap-around of both versions.
+  at::Tensor idx = at::cat({at::arange(0, 300, at::kLong), at::arange(int64_t{4294967200}, int64_t{4294967400}, at::kLong)});
+  for (int64_t stream : {int64_t{0}, int64_t{7}, int64_t{1} << 40}) {
+    for (uint64_t seed : {uint64_t{0}, uint64_t{12345}, ~uint64_t{0}}) {
+      CHECK(at::equal(counter_normal(seed, idx, stream, {3, 5}, at::kDouble),
+                      counter_normal_ops(seed, idx, stream, {3, 5}, at::kDouble)));
+    }
+  }
+  CHECK(at::equal(counter_normal(9, idx, 2, {16}, at::kFloat), counter_normal_ops(9, idx, 2, {16}, at::kFloat)));
+}

@@ -71,3 +71,20 @@ TEST_CASE("the plain weighting is the mean eps-MSE and 'elbo' is half the likeli
   // VP: -d lambda/dt = beta / sigma^2 = g^2 / sigma^2, so W_elbo = 1/2 W_likelihood (T = 1).
   CHECK(at::allclose(le.weight(t), 0.5 * ll.weight(t), 1e-12, 0));
 }
+
+TEST_CASE("DSM's constant-weight path (plain, uniform t) equals the per-sample weighted formula", "[losses][dsm]") {
+  auto sde = std::make_shared<VPSDE>();
+  OracleScoreModel oracle(gaussian_data(), sde);
+  DSMOptions fast, general;
+  // The same W = 1/span, but as a function of t: the loss takes its per-sample path.
+  general.weight_fn = make_weighting([](const SDE&, const at::Tensor& t, double span) { return at::full_like(t, 1.0 / span); });
+  DSMLoss lf(fast, {sde, {2}}), lg(general, {sde, {2}});
+  for (uint64_t seed : {1, 2, 3}) {
+    at::Generator g1 = make_generator(seed), g2 = make_generator(seed);
+    at::Tensor x0 = gaussian_data().sample(512, g1);
+    gaussian_data().sample(512, g2);
+    LossResult a = lf(oracle, x0, g1), b = lg(oracle, x0, g2);
+    CHECK(a.loss.item<double>() == Approx(b.loss.item<double>()).epsilon(1e-12));
+    CHECK(a.parts.at("weight_mean").item<double>() == Approx(b.parts.at("weight_mean").item<double>()).epsilon(1e-12));
+  }
+}
