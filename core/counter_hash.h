@@ -18,7 +18,8 @@ inline uint32_t lowbias32(uint32_t v) {
 
 // For rows b < B (sample indices[b]) and elements e < P: the two uniforms in (0, 1) of Box–Muller,
 // u1[b P + e], u2[b P + e], from the 32-bit key of (seed, stream). Exactly core/noise.cpp's
-// tensor formulas.
+// tensor formulas: (h + 0.5) / 2^32 in double, rounded once to float for the float version.
 void counter_uniforms(const int64_t* indices, int64_t B, int64_t P, uint32_t key, double* u1, double* u2);
+void counter_uniforms(const int64_t* indices, int64_t B, int64_t P, uint32_t key, float* u1, float* u2);
 
 }  // namespace scorelab

@@ -49,10 +49,13 @@ int64_t stream_key(uint64_t seed, int64_t stream) {
   return mix32(key ^ ((stream >> 32) & kMask32));
 }
 
-// Box–Muller on two uniforms in (0, 1), shaped [B, per_sample...].
+// The type Box–Muller computes in: float for float32 (and narrower) noise, else double.
+at::ScalarType math_type(at::ScalarType dtype) { return dtype == at::kDouble ? at::kDouble : at::kFloat; }
+
+// Box–Muller on two uniforms in (0, 1) (in math_type), shaped [B, per_sample...].
 at::Tensor box_muller(const at::Tensor& u1, const at::Tensor& u2, int64_t B, at::IntArrayRef per_sample_shape,
                       at::ScalarType dtype) {
-  at::Tensor z = at::sqrt(-2.0 * at::log(u1)) * at::cos((2.0 * M_PI) * u2);
+  at::Tensor z = at::sqrt(at::log(u1).mul_(-2.0)).mul_(at::cos(u2 * (2.0 * M_PI)));
   std::vector<int64_t> shape{B};
   shape.insert(shape.end(), per_sample_shape.begin(), per_sample_shape.end());
   return z.to(dtype).reshape(shape);
@@ -75,11 +78,13 @@ at::Tensor counter_normal(uint64_t seed, const at::Tensor& indices, int64_t stre
   const uint32_t key = static_cast<uint32_t>(stream_key(seed, stream));
   at::Tensor idx = indices.to(at::kLong).contiguous();
   const int64_t B = idx.size(0);
-  at::Tensor u1 = at::empty({B * per}, at::kDouble), u2 = at::empty({B * per}, at::kDouble);
+  at::Tensor u1 = at::empty({B * per}, math_type(dtype)), u2 = at::empty({B * per}, math_type(dtype));
   const int64_t* ip = idx.data_ptr<int64_t>();
-  double *p1 = u1.data_ptr<double>(), *p2 = u2.data_ptr<double>();
-  at::parallel_for(0, B, std::max<int64_t>(1, 32768 / std::max<int64_t>(per, 1)), [&](int64_t b, int64_t e) {
-    counter_uniforms(ip + b, e - b, per, key, p1 + b * per, p2 + b * per);
+  AT_DISPATCH_FLOATING_TYPES(u1.scalar_type(), "counter_normal", [&] {
+    scalar_t *p1 = u1.data_ptr<scalar_t>(), *p2 = u2.data_ptr<scalar_t>();
+    at::parallel_for(0, B, std::max<int64_t>(1, 32768 / std::max<int64_t>(per, 1)), [&](int64_t b, int64_t e) {
+      counter_uniforms(ip + b, e - b, per, key, p1 + b * per, p2 + b * per);
+    });
   });
   return box_muller(u1, u2, B, per_sample_shape, dtype);
 }
@@ -97,8 +102,8 @@ at::Tensor counter_normal_ops(uint64_t seed, const at::Tensor& indices, int64_t 
   h = mix32(h);
   h2 = mix32(h2);
   const double scale = 1.0 / 4294967296.0;
-  return box_muller((h.to(at::kDouble) + 0.5) * scale, (h2.to(at::kDouble) + 0.5) * scale, indices.size(0),
-                    per_sample_shape, dtype);
+  auto uniform = [&](const at::Tensor& bits) { return ((bits.to(at::kDouble) + 0.5) * scale).to(math_type(dtype)); };
+  return box_muller(uniform(h), uniform(h2), indices.size(0), per_sample_shape, dtype);
 }
 
 at::Tensor NoiseSource::normal_like(const at::Tensor& x, int64_t stream) const {

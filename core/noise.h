@@ -10,7 +10,8 @@
 namespace scorelab {
 
 // Standard normals of shape [indices.size(0), per_sample...]; row b belongs to sample
-// indices[b]. Computed on indices' device in float64 then cast to `dtype`.
+// indices[b]. Computed on indices' device: the uniforms in float64, Box–Muller in float64 for
+// float64 noise and in float32 otherwise (then cast to `dtype`).
 // On the CPU the hash is one loop (core/counter_hash.h); elsewhere tensor operations
 // (counter_normal_ops, the same integers: tested equal).
 at::Tensor counter_normal(uint64_t seed, const at::Tensor& indices, int64_t stream,
