@@ -35,7 +35,7 @@ LossResult DSMLoss::operator()(const ScoreModel& model, const at::Tensor& x0, at
   if (W && q) {
     at::Tensor t = times_.sample_t(B, gen, x0.options());
     at::Tensor z = at::randn(x0.sizes(), gen, x0.options());
-    at::Tensor xt = append_dims(sde.alpha(t), x0.dim()) * x0 + append_dims(sde.sigma(t), x0.dim()) * z;
+    at::Tensor xt = at::addcmul(append_dims(sde.alpha(t), x0.dim()) * x0, append_dims(sde.sigma(t), x0.dim()), z);
     r.loss = at::mse_loss(model.eps(xt, t), z, at::Reduction::Sum) * (*W / *q / static_cast<double>(B));
     r.parts["dsm"] = r.loss.detach();
     r.parts["weight_mean"] = at::scalar_tensor(*W / *q, x0.options());

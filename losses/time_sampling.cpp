@@ -31,7 +31,7 @@ std::optional<double> TimeSampler::constant_density() const {
 }
 
 at::Tensor TimeSampler::sample_t(int64_t n, at::Generator& gen, const at::TensorOptions& opts) const {
-  if (mode_ == "uniform") return at::add(at::full({}, eps_, opts), at::rand({n}, gen, opts), T_ - eps_);
+  if (mode_ == "uniform") return at::empty({n}, opts).uniform_(eps_, T_, gen);  // the draws of at::rand
   return sample(n, gen, opts).first;
 }
 
