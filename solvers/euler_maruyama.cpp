@@ -28,9 +28,11 @@ at::Tensor EulerMaruyamaStep::step(const ScoreModel& model, const at::Tensor& x,
   ctx.record_score(x, s);
   auto c = ctx.schedule.extra.find("drift_c");
   if (c != ctx.schedule.extra.end()) {
+    // In place on the score (a fresh tensor the step owns, unless a model hands back its input):
+    // no new [B, D] array but the noise.
     const double ck = c->second[ctx.k], gk = ctx.schedule.extra.at("g")[ctx.k];
-    at::Tensor x_mean = at::add(x * (1.0 - ck * dt), s, gk * gk * dt);
-    return ctx.last ? x_mean : at::add(x_mean, ctx.normal_like(x), gk * std::sqrt(dt));
+    at::Tensor x_next = (s.is_alias_of(x) ? s.clone() : s).mul_(gk * gk * dt).add_(x, 1.0 - ck * dt);
+    return ctx.last ? x_next : x_next.add_(ctx.normal_like(x), gk * std::sqrt(dt));
   }
   at::Tensor x_mean = x - reverse_drift(sde, x, tt, s, /*probability_flow=*/false) * dt;
   if (ctx.last) return x_mean;
