@@ -18,5 +18,7 @@ class DataError : public std::runtime_error {
 };
 
 constexpr int kExitBadInput = 2;
+// A training run stopped at a non-finite loss or gradient (train.on_nonfinite: stop).
+constexpr int kExitNonFinite = 3;
 
 }  // namespace scorelab

@@ -1,5 +1,8 @@
 #include "core/h5log.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include <H5Cpp.h>
 
 #include <filesystem>
@@ -247,6 +250,24 @@ void RunLog::declare_table(const std::string& group, const std::vector<std::stri
                                            H5::DataSpace(1, &dims, &maxdims), dcpl));
     }
   });
+  // A column new to an existing table (a log written by an older version, resumed) starts with
+  // NaN for the rows already there, so every column keeps the table's length.
+  hsize_t rows = 0;
+  for (const auto& ds : t.datasets) rows = std::max(rows, extent(ds));
+  for (size_t c = 0; c < t.datasets.size(); ++c) {
+    const hsize_t have = extent(t.datasets[c]);
+    if (have == rows || t.columns[c] == "step") continue;
+    const std::string what = group + "/" + t.columns[c];
+    set_extent(t.datasets[c], rows, what);
+    h5("pad " + what, [&] {
+      const hsize_t n = rows - have;
+      H5::DataSpace fspace = t.datasets[c].getSpace();
+      fspace.selectHyperslab(H5S_SELECT_SET, &n, &have);
+      H5::DataSpace mspace(1, &n);
+      std::vector<double> nan(n, std::nan(""));
+      t.datasets[c].write(nan.data(), H5::PredType::NATIVE_DOUBLE, mspace, fspace);
+    });
+  }
   tables_[group] = std::move(t);
 }
 

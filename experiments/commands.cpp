@@ -34,8 +34,7 @@ void set_threads(const Experiment& ex, const ScoreModel& model, int64_t batch) {
 int command_train(const std::string& config_path, const std::vector<std::string>& overrides) {
   Config cfg = Config::load_file(config_path, overrides);
   Experiment ex = build_experiment(cfg, fs::path(config_path).stem().string());
-  train(ex);
-  return 0;
+  return train(ex).stopped_nonfinite ? kExitNonFinite : 0;
 }
 
 int command_sample(const std::string& source, const std::vector<std::string>& overrides, std::string out) {

@@ -1,8 +1,11 @@
 #include "experiments/inference.h"
 
 #include <filesystem>
+#include <string>
+#include <vector>
 
 #include <ATen/ATen.h>
+#include <yaml-cpp/yaml.h>
 
 #include "core/checkpoint.h"
 #include "core/fsutil.h"
@@ -14,6 +17,32 @@ namespace {
 bool is_config_file(const std::string& path) {
   auto ext = fs::path(path).extension().string();
   return ext == ".yaml" || ext == ".yml";
+}
+
+// `sample.type=X` or `sample.method=Y` naming another sampler than the checkpoint's starts its
+// sample section afresh: the checkpoint's n, batch_size and use_ema are kept, the other keys
+// belonged to the old sampler (EM's `steps` is not a key of RK45, Heun should not inherit
+// EM's 500 steps); the new sampler's defaults apply, then the command line.
+std::string switch_sampler(const std::string& yaml, const std::vector<std::string>& overrides) {
+  YAML::Node root = YAML::Load(yaml);
+  YAML::Node s = root["sample"];
+  if (!s || !s.IsMap()) return yaml;
+  bool switched = false;
+  for (const auto& o : overrides)
+    for (const std::string key : {"type", "method"}) {
+      const std::string prefix = "sample." + key + "=";
+      if (o.rfind(prefix, 0) != 0) continue;
+      YAML::Node given = YAML::Load(o.substr(prefix.size()));
+      if (!s[key] || !given.IsScalar() || s[key].Scalar() != given.Scalar()) switched = true;
+    }
+  if (!switched) return yaml;
+  YAML::Node fresh(YAML::NodeType::Map);
+  for (const char* key : {"type", "n", "batch_size", "use_ema"})
+    if (s[key]) fresh[key] = s[key];
+  root["sample"] = fresh;
+  YAML::Emitter out;
+  out << root;
+  return std::string(out.c_str()) + "\n";
 }
 
 }  // namespace
@@ -37,7 +66,7 @@ Loaded load_for_inference(const std::string& source, const std::vector<std::stri
   } catch (const std::runtime_error& e) {
     throw DataError(e.what());
   }
-  Config cfg = Config::from_string(meta.config_yaml, source + ":config", overrides);
+  Config cfg = Config::from_string(switch_sampler(meta.config_yaml, overrides), source + ":config", overrides);
   Loaded l{build_experiment(cfg, "sample", reg)};
   l.config_text = meta.config_yaml;
   l.config_source = source + ":config";

@@ -30,6 +30,7 @@ void parse_train(TrainOptions& t, const Config& train) {
   t.log_every = train.get_int("log_every", t.log_every, 1);
   t.ckpt_every = train.get_int("ckpt_every", t.ckpt_every, 1);
   t.resume = train.get_bool("resume", t.resume);
+  t.on_nonfinite = train.get_choice("on_nonfinite", t.on_nonfinite, {"stop", "skip"});
 }
 
 void parse_eval(RunSpec& s, const Config& eval, const MetricRegistry& metrics) {

@@ -27,6 +27,7 @@ struct TrainOptions {
   int64_t steps = 2000, batch_size = 512, log_every = 100, ckpt_every = 1000;
   double lr = 2e-3, ema_decay = 0.999, grad_clip = 1.0;
   bool ema_warmup = true, resume = false;
+  std::string on_nonfinite = "stop";  // stop | skip: a step whose loss or gradient is not finite
 };
 
 struct SampleOptions {

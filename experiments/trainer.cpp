@@ -64,7 +64,8 @@ int choose_threads(const Experiment& ex, ScoreModel& model, TrainingState& st) {
 void declare_tables(RunLog& log, const Experiment& ex, const Evaluator& ev) {
   std::vector<std::string> train_cols{"step", "loss"};
   for (const auto& p : ex.loss->part_names()) train_cols.push_back(p);
-  for (const char* c : {"grad_norm", "lr", "ema_decay", "seconds", "steps_per_sec"}) train_cols.push_back(c);
+  for (const char* c : {"grad_norm", "lr", "ema_decay", "seconds", "steps_per_sec", "nonfinite_steps"})
+    train_cols.push_back(c);
   log.declare_table("train", train_cols);
   log.declare_table("eval", eval_columns(ev));
   log.start_swmr();
@@ -83,7 +84,9 @@ struct LossAccumulator {
       for (size_t i = 0; i < sum.size(); ++i) sum[i] = sum[i] + now[i];
     }
   }
-  std::vector<double> means(double n) {  // the one host sync
+  // Means over the n steps added (the one host sync); NaN for all when none was.
+  std::vector<double> means(double n, size_t columns) {
+    if (sum.empty()) return std::vector<double>(columns, std::nan(""));
     at::Tensor m = (at::stack(sum) / n).to(at::kCPU, at::kDouble).contiguous();
     sum.clear();
     return std::vector<double>(m.data_ptr<double>(), m.data_ptr<double>() + m.numel());
@@ -161,21 +164,51 @@ TrainSummary train(Experiment& ex) {
     return *ema_model;
   };
   LossAccumulator acc;
+  int64_t good = 0, bad = 0;  // finite and skipped steps since the last log row
+  int64_t last_saved = resuming ? sum.start_step : -1;  // the step checkpoints/last.pt holds
   net.train();
   for (int64_t step = sum.start_step + 1; step <= ex.train.steps; ++step) {
     at::Tensor gnorm;
     LossResult r = st.step(ex, *model, gnorm);
-    acc.add(r, parts, gnorm);
+    // A non-finite loss or gradient (FusedAdam has then left the weights as they were): stop
+    // before anything is checkpointed, or skip the step. Reading the two scalars is free on the
+    // CPU (one sync per step on a GPU).
+    const bool saving = step % ex.train.ckpt_every == 0 || step == ex.train.steps;
+    if (!std::isfinite(r.loss.item<double>()) || !std::isfinite(gnorm.item<double>()) ||
+        (saving && !st.finite())) {
+      if (ex.train.on_nonfinite == "stop") {
+        log->flush();
+        std::string what = "loss " + std::to_string(r.loss.item<double>());
+        for (const auto& p : parts) what += ", " + p + " " + std::to_string(r.parts.at(p).item<double>());
+        what += ", gradient norm " + std::to_string(gnorm.item<double>());
+        std::cerr << "\n" << sum.run_dir << ": step " << step << ": non-finite " << what
+                  << ". Stopped (train.on_nonfinite: stop); "
+                  << (last_saved >= 0 ? "checkpoints/last.pt keeps step " + std::to_string(last_saved)
+                                      : std::string("no checkpoint had been written"))
+                  << ". Lower train.lr or set train.grad_clip, then resume with train.resume=true; "
+                     "train.on_nonfinite=skip skips such steps instead.\n";
+        sum.stopped_nonfinite = true;
+        sum.final_step = step - 1;
+        return sum;
+      }
+      ++bad;
+      ++sum.nonfinite_steps;
+    } else {
+      acc.add(r, parts, gnorm);
+      ++good;
+    }
 
     if (step % ex.train.log_every == 0 || step == ex.train.steps) {
       const double n = static_cast<double>(step - last_logged);
       std::vector<double> row{static_cast<double>(step)};
-      for (double v : acc.means(n)) row.push_back(v);
+      for (double v : acc.means(static_cast<double>(good), parts.size() + 2)) row.push_back(v);
       auto tn = std::chrono::steady_clock::now();
       row.push_back(ex.train.lr);
       row.push_back(st.ema.current_decay());
       row.push_back(std::chrono::duration<double>(tn - t0).count());
       row.push_back(n / std::max(1e-9, std::chrono::duration<double>(tn - t_last).count()));
+      row.push_back(static_cast<double>(bad));
+      good = bad = 0;
       log->append_row("train", row);
       log->flush();
       curve_steps.push_back(row[0]);
@@ -186,7 +219,10 @@ TrainSummary train(Experiment& ex) {
       last_logged = step;
       t_last = tn;
     }
-    if (step % ex.train.ckpt_every == 0 || step == ex.train.steps) st.save(ckpt_path, step, ex.cfg.resolved_yaml());
+    if (saving && st.finite()) {
+      st.save(ckpt_path, step, ex.cfg.resolved_yaml());
+      last_saved = step;
+    }
     if (ex.eval.every > 0 && step % ex.eval.every == 0 && step < ex.train.steps) {
       // Metrics and a plot with the current EMA weights (the same x_T every time).
       ScoreModel& snapshot = ex.sample.use_ema ? with_ema_weights() : *model;

@@ -31,6 +31,8 @@ struct TrainingState {
   // clipping).
   void zero_grad();
   at::Tensor apply_gradients();
+  // Every parameter and EMA weight finite (checked before a checkpoint is written).
+  bool finite() const;
   void save(const std::string& path, int64_t step, const std::string& config_yaml);
   CheckpointMeta restore(const std::string& path);
 };

@@ -66,11 +66,14 @@ void FusedAdam::zero_grad() {
 
 at::Tensor FusedAdam::step() {
   torch::NoGradGuard no_grad;
-  ++step_;
   const bool loop = opts_.cpu_loop && flat_.device().is_cpu() &&
                     (flat_.scalar_type() == at::kFloat || flat_.scalar_type() == at::kDouble);
   at::Tensor norm = loop ? step_cpu(opts_.grad_clip) : step_flat_ops(opts_.grad_clip);
-  if (ema_) ema_->count_update();
+  if (std::isfinite(norm.item<double>())) {
+    if (ema_) ema_->count_update();
+  } else {
+    ++skipped_;
+  }
   return norm;
 }
 
@@ -79,12 +82,13 @@ at::Tensor FusedAdam::step_cpu(double clip_norm) {
   for (size_t i = 0; i < params_.size(); ++i)
     if (params_[i].grad().defined()) grads[i] = params_[i].grad().contiguous();
   const int64_t n = offset_.back(), spans = (n + kSpan - 1) / kSpan;
+  const int64_t t = step_ + 1;  // this update's number (counted only if it happens)
   AdamScalars s{};
   s.beta1 = opts_.beta1;
   s.beta2 = opts_.beta2;
   s.eps = opts_.eps;
-  s.sqrt_bias2 = std::sqrt(1 - std::pow(opts_.beta2, static_cast<double>(step_)));
-  s.step_size = opts_.lr / (1 - std::pow(opts_.beta1, static_cast<double>(step_)));
+  s.sqrt_bias2 = std::sqrt(1 - std::pow(opts_.beta2, static_cast<double>(t)));
+  s.step_size = opts_.lr / (1 - std::pow(opts_.beta1, static_cast<double>(t)));
   s.ema_weight = ema_ ? 1 - ema_->current_decay() : 0;
   double norm = 0;
   AT_DISPATCH_FLOATING_TYPES(flat_.scalar_type(), "fused_adam", [&] {
@@ -98,6 +102,8 @@ at::Tensor FusedAdam::step_cpu(double clip_norm) {
     double sq = 0;
     for (double x : partial) sq += x;
     norm = std::sqrt(sq);
+    if (!std::isfinite(norm)) return;  // nothing changes (step() counts it)
+    step_ = t;
     // clip_grad_norm_: the factor is computed and applied in the gradients' type.
     s.clip = clip_norm > 0 ? std::min<double>(static_cast<scalar_t>(clip_norm / (norm + 1e-6)), 1.0) : 1.0;
     scalar_t* shadow = ema_ ? ptr<scalar_t>(ema_->flat()) : nullptr;
@@ -133,8 +139,10 @@ at::Tensor FusedAdam::step_flat_ops(double clip_norm) {
   }
   at::Tensor g = at::cat(parts);
   at::Tensor norm = g.norm();
+  if (!std::isfinite(norm.item<double>())) return norm;  // nothing changes (step() counts it)
+  ++step_;
   if (clip_norm > 0) g.mul_(at::clamp_max(clip_norm / (norm + 1e-6), 1.0));
-  double bias2 = std::sqrt(1 - std::pow(opts_.beta2, static_cast<double>(step_)));
+  double bias2 = std::sqrt(1 - std::pow(opts_.beta2, static_cast<double>(step_)));  // after ++step_
   double step_size = opts_.lr / (1 - std::pow(opts_.beta1, static_cast<double>(step_)));
   m_.mul_(opts_.beta1).add_(g, 1 - opts_.beta1);
   v_.mul_(opts_.beta2).addcmul_(g, g, 1 - opts_.beta2);

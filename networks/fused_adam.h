@@ -29,9 +29,12 @@ class FusedAdam : public CheckpointPart {
 
   // Gradients to undefined: the next backward writes fresh tensors (no zeroing pass).
   void zero_grad();
-  // Clip, Adam, EMA. Returns the global gradient norm before clipping (0-d, on the device; no
-  // host sync off the CPU). Parameters without a gradient keep their value and moments.
+  // Clip, Adam, EMA. Returns the global gradient norm before clipping (0-d, on the device).
+  // Parameters without a gradient keep their value and moments. A non-finite norm (a NaN or
+  // infinite gradient) changes nothing — parameters, moments, EMA, step count — and counts in
+  // skipped() (off the CPU this reads the norm on the host: one sync per step).
   at::Tensor step();
+  int64_t skipped() const { return skipped_; }
   // After the parameters' storage was replaced (a module load): copies their values into the
   // buffer and makes them views again.
   void rebind();
@@ -57,7 +60,7 @@ class FusedAdam : public CheckpointPart {
   at::Tensor flat_, m_, v_;
   AdamOptions opts_;
   EMA* ema_;
-  int64_t step_ = 0;
+  int64_t step_ = 0, skipped_ = 0;
 };
 
 }  // namespace scorelab

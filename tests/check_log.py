@@ -11,7 +11,7 @@ with h5py.File(path, "r", swmr=True) as f:
     steps = f["train/step"][:]
     assert steps.dtype == np.int64 and len(steps) > 0, steps
     assert np.all(np.diff(steps) > 0), "steps must increase"
-    for col in ("loss", "grad_norm", "lr", "ema_decay", "seconds", "steps_per_sec"):
+    for col in ("loss", "grad_norm", "lr", "ema_decay", "seconds", "steps_per_sec", "nonfinite_steps"):
         assert f["train/" + col].shape == steps.shape, col
         assert np.all(np.isfinite(f["train/" + col][:])), col
     for col in ("step", "sliced_w2", "sliced_w2_prior", "sliced_w2_floor", "nfe", "sample_seconds"):

@@ -8,6 +8,7 @@
 
 #include <ATen/ATen.h>
 
+#include "core/checkpoint.h"
 #include "core/fsutil.h"
 #include "core/h5log.h"
 #include "../test_util.h"
@@ -75,6 +76,34 @@ TEST_CASE("a bad config exits 2, names file:line: key, and writes nothing", "[ap
   CHECK_THAT(r.err, Contains("nope.yaml: cannot open config file"));
 }
 
+TEST_CASE("a non-finite loss stops training before any checkpoint is written; skip mode counts the steps",
+          "[app][cli][reliability]") {
+  std::string dir = test::scratch_dir("cli_nonfinite");
+  std::string cfg = write_config(dir, "t.yaml", test::tiny_run_yaml(dir + "/runs", "t", 100));
+  REQUIRE(run_cli("train " + cfg, dir).code == 0);
+  const std::string ckpt = dir + "/runs/t/checkpoints/last.pt";
+  const std::string good = read_text(ckpt);
+  // lr 1e30: the first update sends the weights to ~1e30 and the next loss overflows.
+  Run r = run_cli("train " + cfg + " train.resume=true train.steps=400 train.lr=1e30 train.grad_clip=0", dir);
+  CHECK(r.code == 3);
+  CHECK_THAT(r.err, Contains("step 102: non-finite loss"));
+  CHECK_THAT(r.err, Contains("dsm"));  // the loss parts are named
+  CHECK_THAT(r.err, Contains("last.pt keeps step 100"));
+  CHECK(read_text(ckpt) == good);  // the good checkpoint is untouched
+  // skip: the run finishes; every skipped step is counted, and no checkpoint holds a non-finite
+  // weight.
+  r = run_cli("train " + cfg + " train.resume=true train.steps=300 train.lr=1e30 train.grad_clip=0 "
+              "train.on_nonfinite=skip", dir);
+  CHECK(r.code == 0);
+  auto skipped = RunLog::read_column(dir + "/runs/t/log.h5", "train/nonfinite_steps");
+  double total = 0;
+  for (double s : skipped) total += s;
+  CHECK(total == 199);  // steps 102..300: step 101 was finite
+  std::vector<at::Tensor> ema;
+  CHECK(load_checkpoint(ckpt, nullptr, &ema, nullptr).step == 300);
+  for (const auto& e : ema) CHECK(at::isfinite(e).all().item<bool>());
+}
+
 TEST_CASE("train then sample from the checkpoint; samples do not depend on the batch size", "[app][cli]") {
   std::string dir = test::scratch_dir("cli_sample");
   std::string cfg = write_config(dir, "t.yaml", test::tiny_run_yaml(dir + "/runs", "t", 300));
@@ -101,6 +130,15 @@ TEST_CASE("train then sample from the checkpoint; samples do not depend on the b
   CHECK_FALSE(fs::exists(dir + "/c.h5"));
   r = run_cli("sample " + dir + "/missing.pt", dir);
   CHECK(r.code == 2);
+  // Switching the sampler drops the old sampler's keys (EM's steps is not a key of RK45: the
+  // README's tour); the same type keeps them (200 steps: nfe 200).
+  r = run_cli("sample " + ckpt + " sample.type=ode sample.method=rk45 sample.n=50 -o " + dir + "/ode.h5", dir);
+  INFO(r.err);
+  CHECK(r.code == 0);
+  CHECK(fs::exists(dir + "/ode.h5"));
+  r = run_cli("sample " + ckpt + " sample.type=euler_maruyama sample.n=20 -o " + dir + "/em.h5", dir);
+  CHECK(r.code == 0);
+  CHECK(RunLog::read_attr(dir + "/em.h5", "samples", "nfe") == std::to_string(200.0));
 
   // The log opens in h5py and follows the documented schema (when h5py is installed).
   if (std::system("/usr/bin/python3 -c 'import h5py' 2>/dev/null") == 0) {

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <cmath>
+
 #include <filesystem>
 
 #include <ATen/ATen.h>
@@ -57,6 +59,17 @@ TEST_CASE("resuming a log drops rows written after the checkpoint", "[core][h5lo
   CHECK(steps == std::vector<double>{100, 200, 300, 400});
   CHECK(loss == std::vector<double>{1, 2, 3, -4});
   CHECK_FALSE(std::filesystem::exists(path + ".resume.tmp"));
+  // A column the resumed run's version adds starts with NaN for the rows already written.
+  {
+    auto log = RunLog::resume(path, 400, {{"name", "r"}});
+    log->declare_table("train", {"step", "loss", "extra"});
+    log->start_swmr();
+    log->append_row("train", {500, -5, 7});
+  }
+  auto extra = RunLog::read_column(path, "train/extra");
+  REQUIRE(extra.size() == 5);
+  for (int i = 0; i < 4; ++i) CHECK(std::isnan(extra[i]));
+  CHECK(extra[4] == 7);
 }
 
 TEST_CASE("a standalone HDF5 array file is written atomically", "[core][h5log]") {
