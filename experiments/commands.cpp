@@ -10,6 +10,7 @@
 #include "core/checkpoint.h"
 #include "core/device.h"
 #include "core/h5log.h"
+#include "core/signals.h"
 #include "core/tensor_util.h"
 #include "experiments/experiment.h"
 #include "experiments/inference.h"
@@ -34,7 +35,11 @@ void set_threads(const Experiment& ex, const ScoreModel& model, int64_t batch) {
 int command_train(const std::string& config_path, const std::vector<std::string>& overrides) {
   Config cfg = Config::load_file(config_path, overrides);
   Experiment ex = build_experiment(cfg, fs::path(config_path).stem().string());
-  return train(ex).stopped_nonfinite ? kExitNonFinite : 0;
+  install_stop_handlers();
+  TrainSummary s = train(ex);
+  remove_stop_handlers();
+  if (s.stopped_signal) return 128 + s.stopped_signal;
+  return s.stopped_nonfinite ? kExitNonFinite : 0;
 }
 
 int command_sample(const std::string& source, const std::vector<std::string>& overrides, std::string out) {

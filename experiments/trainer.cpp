@@ -17,6 +17,7 @@
 #include "core/device.h"
 #include "core/fsutil.h"
 #include "core/h5log.h"
+#include "core/signals.h"
 #include "core/progress.h"
 #include "experiments/evaluation/evaluation.h"
 #include "experiments/run_evaluation.h"
@@ -237,6 +238,27 @@ TrainSummary train(Experiment& ex) {
       net.train();
       if (!Progress::quiet()) std::printf("\n  step %ld: %s\n", static_cast<long>(step), metrics_line(m).c_str());
     }
+    if (const int sig = stop_signal()) {  // SIGINT / SIGTERM: checkpoint this step, flush, stop
+      if (last_saved != step && st.finite()) {
+        st.save(ckpt_path, step, ex.cfg.resolved_yaml());
+        last_saved = step;
+      }
+      log->flush();
+      std::cerr << "\n" << sum.run_dir << ": " << signal_name(sig) << " after step " << step
+                << "; checkpoints/last.pt holds step " << last_saved
+                << " and the log is flushed. Resume with the same command and train.resume=true.\n";
+      sum.stopped_signal = sig;
+      sum.final_step = step;
+      return sum;
+    }
+  }
+  remove_stop_handlers();  // the final evaluation ends at the first signal (it resumes)
+  if (const int sig = stop_signal()) {
+    std::cerr << "\n" << sum.run_dir << ": " << signal_name(sig) << " after the last step; checkpoints/last.pt holds step "
+              << ex.train.steps << ". Resume with train.resume=true to run the final evaluation.\n";
+    sum.stopped_signal = sig;
+    sum.final_step = ex.train.steps;
+    return sum;
   }
   if (sum.start_step >= ex.train.steps) st.save(ckpt_path, ex.train.steps, ex.cfg.resolved_yaml());
   bar.finish();

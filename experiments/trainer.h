@@ -13,7 +13,8 @@ struct TrainSummary {
   std::string run_dir;
   int64_t start_step = 0, final_step = 0;
   bool already_finished = false;
-  bool stopped_nonfinite = false;  // train.on_nonfinite: stop ended the run (no checkpoint written)
+  bool stopped_nonfinite = false;
+  int stopped_signal = 0;          // SIGINT / SIGTERM stopped it after a checkpoint (core/signals.h)  // train.on_nonfinite: stop ended the run (no checkpoint written)
   int64_t nonfinite_steps = 0;     // steps whose update was skipped (this session)
   int threads = 1;
   std::string headline;      // eval.headline and its final value

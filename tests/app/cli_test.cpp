@@ -1,7 +1,11 @@
 // End-to-end tests of the scorelab executable: exit codes, messages, files written.
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
 #include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
 
 #include <filesystem>
 #include <fstream>
@@ -102,6 +106,50 @@ TEST_CASE("a non-finite loss stops training before any checkpoint is written; sk
   std::vector<at::Tensor> ema;
   CHECK(load_checkpoint(ckpt, nullptr, &ema, nullptr).step == 300);
   for (const auto& e : ema) CHECK(at::isfinite(e).all().item<bool>());
+}
+
+TEST_CASE("SIGINT and SIGTERM stop training after a checkpoint of the current step; the run resumes",
+          "[app][cli][reliability]") {
+  std::string dir = test::scratch_dir("cli_signal");
+  for (int sig : {SIGINT, SIGTERM}) {
+    const std::string name = sig == SIGINT ? "int" : "term";
+    std::string cfg = write_config(dir, name + ".yaml", test::tiny_run_yaml(dir + "/runs", name, 1000000));
+    const std::string ckpt = dir + "/runs/" + name + "/checkpoints/last.pt", err = dir + "/" + name + ".err";
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {  // the child: scorelab train, its output into files
+      int out_fd = open((dir + "/" + name + ".out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      int err_fd = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      dup2(out_fd, 1);
+      dup2(err_fd, 2);
+      execl(SCORELAB_BIN, SCORELAB_BIN, "train", cfg.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    // Signal once the first checkpoint (step 100) exists: training is under way.
+    for (int i = 0; i < 600 && !fs::exists(ckpt); ++i) usleep(100000);
+    REQUIRE(fs::exists(ckpt));
+    kill(pid, sig);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 128 + sig);
+    const std::string text = read_text(err);
+    CHECK_THAT(text, Contains(sig == SIGINT ? "SIGINT after step" : "SIGTERM after step"));
+    CHECK_THAT(text, Contains("train.resume=true"));
+    const int64_t stopped = load_checkpoint(ckpt, nullptr, nullptr, nullptr).step;
+    CHECK(stopped >= 100);
+    CHECK_THAT(text, Contains("holds step " + std::to_string(stopped) + " "));
+    // The log has every row up to the stop and the run resumes from the checkpointed step.
+    auto steps = RunLog::read_column(dir + "/runs/" + name + "/log.h5", "train/step");
+    REQUIRE_FALSE(steps.empty());
+    CHECK(steps.back() == static_cast<double>(stopped / 50 * 50));
+    if (sig == SIGTERM) {
+      Run r = run_cli("train " + cfg + " train.resume=true train.steps=" + std::to_string(stopped + 60), dir);
+      CHECK(r.code == 0);
+      CHECK_THAT(r.out, Contains("resuming"));
+      CHECK(load_checkpoint(ckpt, nullptr, nullptr, nullptr).step == stopped + 60);
+    }
+  }
 }
 
 TEST_CASE("train then sample from the checkpoint; samples do not depend on the batch size", "[app][cli]") {
