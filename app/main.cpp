@@ -5,9 +5,11 @@
 #include <vector>
 
 #include <boost/program_options.hpp>
+#include <torch/version.h>
 
 #include "core/device.h"
 #include "core/error.h"
+#include "core/progress.h"
 #include "experiments/evaluation/classifier.h"
 #include "experiments/commands.h"
 #include "experiments/compare.h"
@@ -27,8 +29,10 @@ const char* kUsage =
     "  compare <cmp.yaml> [key.path=value ...]      many samplers, one model, the same x_T: one table\n"
     "  sweep <sweep.yaml> [-j N] [--emit slurm]     a grid of overrides, one run each, one summary\n"
     "  train-classifier <config.yaml> [k=v ...]     the image classifier behind the Fréchet distance\n\n"
-    "Run 'scorelab <command> --help' for a command's options. Overrides are typed like the\n"
-    "YAML values they replace, e.g. train.steps=500 sample.type=euler_maruyama.\n";
+    "Run 'scorelab <command> --help' for a command's options (every command takes --quiet:\n"
+    "no progress bars; progress goes to stderr, results to stdout). Overrides are typed like the\n"
+    "YAML values they replace, e.g. train.steps=500 sample.type=euler_maruyama.\n"
+    "scorelab --version prints the version and the LibTorch it was built with.\n";
 
 // "<input> [key.path=value ...]" and a command's own options; prints the help (and sets
 // `exit`) when asked for or when the input is missing.
@@ -44,18 +48,24 @@ Parsed parse(const std::vector<std::string>& args, const std::string& usage, con
   po::options_description opts(usage);
   auto add = opts.add_options();
   add("help,h", "show this help");
+  add("quiet,q", "no progress bars (results and errors are still printed)");
   if (extra) extra(add);
-  opts.add_options()("input", po::value<std::string>(), input_help.c_str())(
+  // The positional arguments, kept out of the help text.
+  po::options_description hidden;
+  hidden.add_options()("input", po::value<std::string>(), input_help.c_str())(
       "overrides", po::value<std::vector<std::string>>()->multitoken(), "key.path=value overrides");
+  po::options_description all;
+  all.add(opts).add(hidden);
   po::positional_options_description pos;
   pos.add("input", 1).add("overrides", -1);
   Parsed p;
-  po::store(po::command_line_parser(args).options(opts).positional(pos).run(), p.vm);
+  po::store(po::command_line_parser(args).options(all).positional(pos).run(), p.vm);
   if (p.vm.count("help") || !p.vm.count("input")) {
     std::cout << opts << "\n" << epilogue;
     p.exit = p.vm.count("help") ? 0 : kExitBadInput;
     return p;
   }
+  if (p.vm.count("quiet")) scorelab::Progress::set_quiet(true);
   p.input = p.vm["input"].as<std::string>();
   if (p.vm.count("overrides")) p.overrides = p.vm["overrides"].as<std::vector<std::string>>();
   return p;
@@ -129,6 +139,10 @@ int main(int argc, char** argv) {
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     std::cout << kUsage;
     return args.empty() ? kExitBadInput : 0;
+  }
+  if (args[0] == "--version" || args[0] == "-V") {
+    std::cout << "scorelab " << SCORELAB_VERSION << " (LibTorch " << TORCH_VERSION << ")\n";
+    return 0;
   }
   std::string cmd = args[0];
   args.erase(args.begin());

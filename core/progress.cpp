@@ -28,7 +28,7 @@ bool Progress::quiet() { return g_quiet; }
 
 Progress::Progress(std::string label, int64_t total, int64_t start)
     : label_(std::move(label)), total_(std::max<int64_t>(total, 1)), start_(start),
-      tty_(isatty(STDOUT_FILENO) != 0), t0_(std::chrono::steady_clock::now()), last_draw_(t0_) {}
+      tty_(isatty(STDERR_FILENO) != 0), t0_(std::chrono::steady_clock::now()), last_draw_(t0_) {}
 
 std::string Progress::line(int64_t done, const std::string& status) const {
   double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
@@ -56,12 +56,12 @@ void Progress::update(int64_t done, const std::string& status) {
   double since = std::chrono::duration<double>(now - last_draw_).count();
   if (tty_) {
     if (since < 0.1 && done < total_) return;
-    std::cout << "\r\033[K" << line(done, status) << std::flush;
+    std::cerr << "\r\033[K" << line(done, status) << std::flush;
   } else {
     int64_t bucket = 10 * done / total_;
     if (bucket == last_bucket_ && since < 30) return;
     last_bucket_ = bucket;
-    std::cout << line(done, status) << "\n" << std::flush;
+    std::cerr << line(done, status) << "\n" << std::flush;
   }
   last_draw_ = now;
 }
@@ -69,7 +69,7 @@ void Progress::update(int64_t done, const std::string& status) {
 void Progress::finish(const std::string& status) {
   if (g_quiet || finished_) return;
   finished_ = true;
-  std::cout << (tty_ ? "\r\033[K" : "") << line(total_, status) << "\n" << std::flush;
+  std::cerr << (tty_ ? "\r\033[K" : "") << line(total_, status) << "\n" << std::flush;
 }
 
 }  // namespace scorelab

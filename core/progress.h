@@ -1,6 +1,7 @@
-// A progress bar (rate, ETA, a status such as the current loss) for training and sampling.
-// On a terminal it redraws one line; otherwise it prints a plain line every 10% of the work
-// (or every 30 s), so logs of batch jobs stay readable.
+// A progress bar (rate, ETA, a status such as the current loss) for training and sampling, on
+// stderr (stdout keeps the results). On a terminal it redraws one line; otherwise it prints a
+// plain line every 10% of the work (or every 30 s), so logs of batch jobs stay readable.
+// `--quiet` (every command) turns it off.
 #pragma once
 #include <chrono>
 #include <cstdint>

@@ -49,7 +49,26 @@ TEST_CASE("help exits 0 and lists the commands", "[app][cli]") {
   r = run_cli("train --help", dir);
   CHECK(r.code == 0);
   CHECK_THAT(r.out, Contains("key.path=value"));
+  CHECK_THAT(r.out, Contains("--quiet"));
+  CHECK_THAT(r.out, !Contains("--input") && !Contains("--overrides"));  // internal options stay hidden
   CHECK(run_cli("frobnicate", dir).code == 2);
+  r = run_cli("--version", dir);
+  CHECK(r.code == 0);
+  CHECK_THAT(r.out, Contains(std::string("scorelab ") + SCORELAB_VERSION) && Contains("LibTorch"));
+}
+
+TEST_CASE("progress goes to stderr, results to stdout; --quiet silences progress", "[app][cli]") {
+  std::string dir = test::scratch_dir("cli_progress");
+  std::string cfg = write_config(dir, "p.yaml", test::tiny_run_yaml(dir + "/runs", "p", 100));
+  Run r = run_cli("train " + cfg, dir);
+  REQUIRE(r.code == 0);
+  CHECK_THAT(r.err, Contains("train p") && Contains("100/100"));
+  CHECK_THAT(r.out, !Contains("it/s"));
+  CHECK_THAT(r.out, Contains("sliced_w2"));  // the result
+  r = run_cli("sample " + dir + "/runs/p/checkpoints/last.pt sample.n=50 --quiet -o " + dir + "/s.h5", dir);
+  CHECK(r.code == 0);
+  CHECK_THAT(r.err, !Contains("it/s"));
+  CHECK(fs::exists(dir + "/s.h5"));
 }
 
 TEST_CASE("a bad config exits 2, names file:line: key, and writes nothing", "[app][cli]") {
