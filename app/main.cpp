@@ -122,12 +122,14 @@ int inference_main(const std::string& cmd, const std::vector<std::string>& args)
                    [sample](po::options_description_easy_init add) {
                      add("out,o", po::value<std::string>()->default_value(""),
                          sample ? "output HDF5 file (default: <run dir>/samples.h5)"
-                                : "output HDF5 file (default: <run dir>/likelihood.h5)");
+                                : "output HDF5 file (default: <run dir>/likelihood.h5)")(
+                         "force", "replace the -o file if it exists");
                    });
   if (p.exit >= 0) return p.exit;
   const std::string out = p.vm["out"].as<std::string>();
-  return sample ? scorelab::command_sample(p.input, p.overrides, out)
-                : scorelab::command_likelihood(p.input, p.overrides, out);
+  const bool force = p.vm.count("force") > 0;
+  return sample ? scorelab::command_sample(p.input, p.overrides, out, force)
+                : scorelab::command_likelihood(p.input, p.overrides, out, force);
 }
 
 }  // namespace

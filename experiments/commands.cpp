@@ -42,7 +42,17 @@ int command_train(const std::string& config_path, const std::vector<std::string>
   return s.stopped_nonfinite ? kExitNonFinite : 0;
 }
 
-int command_sample(const std::string& source, const std::vector<std::string>& overrides, std::string out) {
+namespace {
+// `-o FILE` names a file the user chose: never replaced without --force (checked before any work).
+void refuse_overwrite(const std::string& out, bool force) {
+  if (!out.empty() && !force && fs::exists(out))
+    throw DataError(out + ": exists; pass --force to overwrite it, or choose another -o");
+}
+}  // namespace
+
+int command_sample(const std::string& source, const std::vector<std::string>& overrides, std::string out,
+                   bool force) {
+  refuse_overwrite(out, force);
   Loaded l = load_for_inference(source, overrides);
   if (out.empty()) out = l.default_dir + "/samples.h5";
   fs::create_directories(fs::path(out).parent_path().empty() ? "." : fs::path(out).parent_path());
@@ -64,7 +74,9 @@ int command_sample(const std::string& source, const std::vector<std::string>& ov
   return 0;
 }
 
-int command_likelihood(const std::string& source, const std::vector<std::string>& overrides, std::string out) {
+int command_likelihood(const std::string& source, const std::vector<std::string>& overrides, std::string out,
+                       bool force) {
+  refuse_overwrite(out, force);
   Loaded l = load_for_inference(source, overrides);
   if (out.empty()) out = l.default_dir + "/likelihood.h5";
   fs::create_directories(fs::path(out).parent_path().empty() ? "." : fs::path(out).parent_path());

@@ -11,11 +11,16 @@ int command_train(const std::string& config_path, const std::vector<std::string>
 // Draws samples from a checkpoint (EMA weights unless sample.use_ema=false), or from the model
 // of a config file (an oracle), into an HDF5 file: dataset "samples" [n, ...] with the sampler
 // settings, seed and NFE as attributes. `out` defaults to <run dir>/samples.h5.
-int command_sample(const std::string& source, const std::vector<std::string>& overrides, std::string out);
+// `out` empty: <run dir>/samples.h5 (the checkpoint's run directory, or the checkpoint's own
+// directory when it is not under <run>/checkpoints/). An explicit `out` that exists is refused
+// (exit 2, nothing done) unless `force`.
+int command_sample(const std::string& source, const std::vector<std::string>& overrides, std::string out,
+                   bool force = false);
 
 // Log-likelihood of likelihood.n fresh data points through the probability-flow ODE, into
 // HDF5: dataset "log_p" [n] (nats) with the mean NLL, bits/dim and settings as attributes.
 // `out` defaults to <run dir>/likelihood.h5.
-int command_likelihood(const std::string& source, const std::vector<std::string>& overrides, std::string out);
+int command_likelihood(const std::string& source, const std::vector<std::string>& overrides, std::string out,
+                       bool force = false);
 
 }  // namespace scorelab

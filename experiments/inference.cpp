@@ -82,7 +82,10 @@ Loaded load_for_inference(const std::string& source, const std::vector<std::stri
     for (size_t i = 0; i < params.size(); ++i) params[i].copy_(shadow.at(i));
   }
   net.eval();
-  l.default_dir = fs::path(source).parent_path().parent_path().string();
+  // runs/<name>/checkpoints/last.pt -> runs/<name>; a checkpoint anywhere else -> its own directory.
+  const fs::path dir = fs::path(source).parent_path();
+  l.default_dir = (dir.filename() == "checkpoints" ? dir.parent_path() : dir).string();
+  if (l.default_dir.empty()) l.default_dir = ".";
   return l;
 }
 

@@ -197,6 +197,21 @@ TEST_CASE("train then sample from the checkpoint; samples do not depend on the b
   CHECK_FALSE(fs::exists(dir + "/c.h5"));
   r = run_cli("sample " + dir + "/missing.pt", dir);
   CHECK(r.code == 2);
+  // -o never replaces a file without --force (refused before any work, the file untouched).
+  const std::string before = read_text(dir + "/a.h5");
+  r = run_cli("sample " + ckpt + " sample.n=10 -o " + dir + "/a.h5", dir);
+  CHECK(r.code == 2);
+  CHECK_THAT(r.err, Contains("a.h5: exists; pass --force"));
+  CHECK(read_text(dir + "/a.h5") == before);
+  r = run_cli("sample " + ckpt + " sample.n=10 sample.steps=25 --force -o " + dir + "/a.h5", dir);
+  CHECK(r.code == 0);
+  CHECK(RunLog::read_array(dir + "/a.h5", "samples").size(0) == 10);
+  // A checkpoint outside <run>/checkpoints/: the default output goes next to it.
+  fs::create_directories(dir + "/loose");
+  fs::copy_file(ckpt, dir + "/loose/model.pt");
+  r = run_cli("sample " + dir + "/loose/model.pt sample.n=10 sample.steps=25", dir);
+  CHECK(r.code == 0);
+  CHECK(fs::exists(dir + "/loose/samples.h5"));
   // Switching the sampler drops the old sampler's keys (EM's steps is not a key of RK45: the
   // README's tour); the same type keeps them (200 steps: nfe 200).
   r = run_cli("sample " + ckpt + " sample.type=ode sample.method=rk45 sample.n=50 -o " + dir + "/ode.h5", dir);
