@@ -9,6 +9,10 @@
 //                                      1,000 points (overhead-bound)
 //   BM_UNetTrainStep/<threads>         fmnist_ddpm.yaml's U-Net, batch 64, DDPM L_simple
 //   BM_DDIM50/<threads>                DDIM, 50 steps, 64 images on that U-Net
+//   BM_StepPhases/<batch>/<threads>    the MLP training step split into phases (counters: µs of
+//                                      forward, backward, clip + Adam + EMA per step)
+// SCORELAB_PROFILE=FILE records the run with LibTorch's profiler (see main).
+#include <chrono>
 #include <cstdlib>
 #include <memory>
 
@@ -126,6 +130,39 @@ static void BM_DDIM50(benchmark::State& state) {
   sample(state, experiment(kUNet), 64);
 }
 BENCHMARK(BM_DDIM50)->Arg(1)->Arg(2)->Iterations(1)->Unit(benchmark::kMillisecond);
+
+// TrainingState::step with a clock read between its phases (each is synchronous on the CPU).
+static void BM_StepPhases(benchmark::State& state) {
+  at::set_num_threads(static_cast<int>(state.range(1)));
+  Experiment ex = experiment(kMLP, {"train.batch_size=" + std::to_string(state.range(0))});
+  auto model = ex.make_model();
+  TrainingState st(ex, *model->module());
+  model->module()->train();
+  at::Tensor gnorm;
+  for (int i = 0; i < 3; ++i) st.step(ex, *model, gnorm);  // warm-up
+  using Clock = std::chrono::steady_clock;
+  double us[3] = {0, 0, 0};
+  int64_t n = 0;
+  for (auto _ : state) {
+    auto t0 = Clock::now();
+    at::Tensor x = ex.data->batch(ex.train.batch_size, st.data_gen).to(ex.device, ex.run.dtype);
+    LossResult r = (*ex.loss)(*model, x, st.noise_gen);
+    auto t1 = Clock::now();
+    st.zero_grad();
+    r.loss.backward();
+    auto t2 = Clock::now();
+    gnorm = st.apply_gradients();
+    auto t3 = Clock::now();
+    us[0] += std::chrono::duration<double, std::micro>(t1 - t0).count();
+    us[1] += std::chrono::duration<double, std::micro>(t2 - t1).count();
+    us[2] += std::chrono::duration<double, std::micro>(t3 - t2).count();
+    ++n;
+  }
+  state.counters["fwd_us"] = us[0] / n;
+  state.counters["bwd_us"] = us[1] / n;
+  state.counters["clip_adam_ema_us"] = us[2] / n;
+}
+BENCHMARK(BM_StepPhases)->Args({512, 1})->Args({64, 1})->Args({64, 2})->Unit(benchmark::kMillisecond);
 
 int main(int argc, char** argv) {
   keep_freed_memory();  // as the CLI does (core/device.h)

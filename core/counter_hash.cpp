@@ -1,10 +1,6 @@
 #include "core/counter_hash.h"
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define SCORELAB_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define SCORELAB_CLONES
-#endif
+#include "core/simd_clones.h"
 
 namespace scorelab {
 namespace {

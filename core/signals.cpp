@@ -7,10 +7,7 @@ namespace {
 
 volatile std::sig_atomic_t received = 0;
 
-extern "C" void on_stop_signal(int sig) {
-  received = sig;
-  std::signal(sig, SIG_DFL);  // a second one ends the process
-}
+extern "C" void on_stop_signal(int sig) { received = sig; }
 
 void install(int sig) {
   struct sigaction old {};
@@ -18,7 +15,7 @@ void install(int sig) {
   struct sigaction sa {};
   sa.sa_handler = on_stop_signal;
   sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_RESTART;
+  sa.sa_flags = SA_RESTART | SA_RESETHAND;  // one-shot: a second signal takes the default action
   sigaction(sig, &sa, nullptr);
 }
 

@@ -10,7 +10,6 @@
 #include "core/checkpoint.h"
 #include "core/device.h"
 #include "core/h5log.h"
-#include "core/signals.h"
 #include "core/tensor_util.h"
 #include "experiments/experiment.h"
 #include "experiments/inference.h"
@@ -35,9 +34,7 @@ void set_threads(const Experiment& ex, const ScoreModel& model, int64_t batch) {
 int command_train(const std::string& config_path, const std::vector<std::string>& overrides) {
   Config cfg = Config::load_file(config_path, overrides);
   Experiment ex = build_experiment(cfg, fs::path(config_path).stem().string());
-  install_stop_handlers();
   TrainSummary s = train(ex);
-  remove_stop_handlers();
   if (s.stopped_signal) return 128 + s.stopped_signal;
   return s.stopped_nonfinite ? kExitNonFinite : 0;
 }

@@ -165,6 +165,7 @@ TrainSummary train(Experiment& ex) {
     return *ema_model;
   };
   LossAccumulator acc;
+  install_stop_handlers();  // SIGINT / SIGTERM stop the loop after a checkpoint (core/signals.h)
   int64_t good = 0, bad = 0;  // finite and skipped steps since the last log row
   int64_t last_saved = resuming ? sum.start_step : -1;  // the step checkpoints/last.pt holds
   net.train();
@@ -175,8 +176,8 @@ TrainSummary train(Experiment& ex) {
     // before anything is checkpointed, or skip the step. Reading the two scalars is free on the
     // CPU (one sync per step on a GPU).
     const bool saving = step % ex.train.ckpt_every == 0 || step == ex.train.steps;
-    if (!std::isfinite(r.loss.item<double>()) || !std::isfinite(gnorm.item<double>()) ||
-        (saving && !st.finite())) {
+    const bool weights_finite = !saving || st.finite();  // checked only where a checkpoint follows
+    if (!std::isfinite(r.loss.item<double>()) || !std::isfinite(gnorm.item<double>()) || !weights_finite) {
       if (ex.train.on_nonfinite == "stop") {
         log->flush();
         std::string what = "loss " + std::to_string(r.loss.item<double>());
@@ -190,6 +191,7 @@ TrainSummary train(Experiment& ex) {
                      "train.on_nonfinite=skip skips such steps instead.\n";
         sum.stopped_nonfinite = true;
         sum.final_step = step - 1;
+        remove_stop_handlers();
         return sum;
       }
       ++bad;
@@ -220,7 +222,7 @@ TrainSummary train(Experiment& ex) {
       last_logged = step;
       t_last = tn;
     }
-    if (saving && st.finite()) {
+    if (saving && weights_finite) {
       st.save(ckpt_path, step, ex.cfg.resolved_yaml());
       last_saved = step;
     }
@@ -249,6 +251,7 @@ TrainSummary train(Experiment& ex) {
                 << " and the log is flushed. Resume with the same command and train.resume=true.\n";
       sum.stopped_signal = sig;
       sum.final_step = step;
+      remove_stop_handlers();
       return sum;
     }
   }

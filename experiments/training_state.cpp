@@ -43,13 +43,7 @@ void TrainingState::zero_grad() { opt.zero_grad(); }
 
 at::Tensor TrainingState::apply_gradients() { return opt.step(); }
 
-bool TrainingState::finite() const {
-  for (const auto& p : params)
-    if (!at::isfinite(p).all().item<bool>()) return false;
-  for (const auto& e : ema.shadow())
-    if (!at::isfinite(e).all().item<bool>()) return false;
-  return true;
-}
+bool TrainingState::finite() const { return opt.finite(); }
 
 void TrainingState::save(const std::string& path, int64_t step, const std::string& config_yaml) {
   CheckpointMeta m;

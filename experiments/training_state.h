@@ -25,7 +25,8 @@ struct TrainingState {
   // Initialises the network's parameters from the run's seed and moves it to its device.
   TrainingState(const Experiment& ex, torch::nn::Module& module);
   // One step: a batch, the loss, backward, gradient clipping, Adam, EMA. `grad_norm` receives
-  // the norm before clipping. No host sync.
+  // the norm before clipping. Off the CPU the optimizer reads that norm on the host once (to
+  // leave the weights alone on a non-finite gradient).
   LossResult step(const Experiment& ex, ScoreModel& model, at::Tensor& grad_norm);
   // The parts of step(): clear the gradients; clip, Adam and EMA (returns the norm before
   // clipping).

@@ -1,6 +1,7 @@
 #include "losses/dsm.h"
 
 #include <cmath>
+#include <tuple>
 
 #include <ATen/ATen.h>
 
@@ -32,21 +33,21 @@ LossResult DSMLoss::operator()(const ScoreModel& model, const at::Tensor& x0, at
   LossResult r;
   // W/q constant (plain weighting, uniform t): one fused squared error, no per-sample weights.
   std::optional<double> W = w_->constant(sde_->T() - o_.eps), q = times_.constant_density();
+  at::Tensor t, q_t;
+  if (W && q)
+    t = times_.sample_t(B, gen, x0.options());
+  else
+    std::tie(t, q_t) = times_.sample(B, gen, x0.options());
+  at::Tensor z = at::randn(x0.sizes(), gen, x0.options());
+  at::Tensor xt = at::addcmul(append_dims(sde.alpha(t), x0.dim()) * x0, append_dims(sde.sigma(t), x0.dim()), z);
   if (W && q) {
-    at::Tensor t = times_.sample_t(B, gen, x0.options());
-    at::Tensor z = at::randn(x0.sizes(), gen, x0.options());
-    at::Tensor xt = at::addcmul(append_dims(sde.alpha(t), x0.dim()) * x0, append_dims(sde.sigma(t), x0.dim()), z);
     r.loss = at::mse_loss(model.eps(xt, t), z, at::Reduction::Sum) * (*W / *q / static_cast<double>(B));
     r.parts["dsm"] = r.loss.detach();
     r.parts["weight_mean"] = at::scalar_tensor(*W / *q, x0.options());
     return r;
   }
-  auto [t, q_t] = times_.sample(B, gen, x0.options());
-  at::Tensor z = at::randn(x0.sizes(), gen, x0.options());
-  at::Tensor xt = append_dims(sde.alpha(t), x0.dim()) * x0 + append_dims(sde.sigma(t), x0.dim()) * z;
   at::Tensor w = weight(t) / q_t;
-  at::Tensor per = w * sum_except_batch((model.eps(xt, t) - z).pow(2));
-  r.loss = per.mean();
+  r.loss = (w * sum_except_batch((model.eps(xt, t) - z).pow(2))).mean();
   r.parts["dsm"] = r.loss.detach();
   r.parts["weight_mean"] = w.mean().detach();
   return r;

@@ -2,12 +2,7 @@
 
 #include <cmath>
 
-// One clone per instruction set; the loader picks the best the CPU has (GCC/Clang ifunc).
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define SCORELAB_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define SCORELAB_CLONES
-#endif
+#include "core/simd_clones.h"
 
 namespace scorelab {
 namespace {

@@ -26,6 +26,7 @@ class EMA {
   // For an optimizer that updates flat() itself (networks/fused_adam.h): one more update done.
   void count_update() { ++updates_; }
   at::Tensor& flat() { return flat_; }
+  const at::Tensor& flat() const { return flat_; }
 
  private:
   double decay_;

@@ -60,6 +60,10 @@ void FusedAdam::rebind() {
   }
 }
 
+bool FusedAdam::finite() const {
+  return at::isfinite(flat_).all().item<bool>() && (!ema_ || at::isfinite(ema_->flat()).all().item<bool>());
+}
+
 void FusedAdam::zero_grad() {
   for (auto& p : params_) p.mutable_grad() = at::Tensor();
 }

@@ -35,6 +35,8 @@ class FusedAdam : public CheckpointPart {
   // skipped() (off the CPU this reads the norm on the host: one sync per step).
   at::Tensor step();
   int64_t skipped() const { return skipped_; }
+  // Every parameter and EMA weight finite: one reduction over each flat buffer.
+  bool finite() const;
   // After the parameters' storage was replaced (a module load): copies their values into the
   // buffer and makes them views again.
   void rebind();
