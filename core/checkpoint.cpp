@@ -9,6 +9,26 @@
 
 namespace scorelab {
 
+namespace {
+// A list of tensors as a sub-archive "<name>" of "t0", "t1", ... and its length "<name>_count".
+void write_list(torch::serialize::OutputArchive& archive, const std::string& name, const std::vector<at::Tensor>& list) {
+  torch::serialize::OutputArchive sub;
+  for (size_t i = 0; i < list.size(); ++i) sub.write("t" + std::to_string(i), list[i]);
+  archive.write(name, sub);
+  archive.write(name + "_count", c10::IValue(static_cast<int64_t>(list.size())));
+}
+// Absent in checkpoints of older versions: an empty list.
+std::vector<at::Tensor> read_list(torch::serialize::InputArchive& archive, const std::string& name) {
+  c10::IValue n;
+  if (!archive.try_read(name + "_count", n)) return {};
+  torch::serialize::InputArchive sub;
+  archive.read(name, sub);
+  std::vector<at::Tensor> list(static_cast<size_t>(n.toInt()));
+  for (size_t i = 0; i < list.size(); ++i) sub.read("t" + std::to_string(i), list[i]);
+  return list;
+}
+}  // namespace
+
 void save_checkpoint(const std::string& path, torch::nn::Module& model, const std::vector<at::Tensor>& ema,
                      const CheckpointPart* optimizer, const CheckpointMeta& meta) {
   torch::serialize::OutputArchive archive;
@@ -22,6 +42,8 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model, const st
     optimizer->save(opt_ar);
     archive.write("optimizer", opt_ar);
   }
+  write_list(archive, "stream", meta.stream_state);
+  write_list(archive, "loop", meta.loop_state);
   archive.write("step", c10::IValue(meta.step));
   archive.write("ema_updates", c10::IValue(meta.ema_updates));
   archive.write("config", c10::IValue(meta.config_yaml));
@@ -57,6 +79,8 @@ CheckpointMeta load_checkpoint(const std::string& path, torch::nn::Module* model
     meta.rng_states.resize(static_cast<size_t>(v.toInt()));
     for (size_t i = 0; i < meta.rng_states.size(); ++i) sub.read("g" + std::to_string(i), meta.rng_states[i]);
   }
+  meta.stream_state = read_list(archive, "stream");
+  meta.loop_state = read_list(archive, "loop");
   if (model) {
     torch::serialize::InputArchive sub;
     archive.read("model", sub);

@@ -31,6 +31,8 @@ struct CheckpointMeta {
   std::string config_yaml;  // the resolved config of the run that wrote it
   std::vector<at::Tensor> rng_states;  // training generators' states, in the trainer's order
   int64_t ema_updates = 0;  // number of EMA updates (for the warm-up schedule)
+  std::vector<at::Tensor> stream_state;  // the data loader's position (Dataset::stream_state)
+  std::vector<at::Tensor> loop_state;    // the training loop's partial log interval
 };
 
 void save_checkpoint(const std::string& path, torch::nn::Module& model, const std::vector<at::Tensor>& ema,

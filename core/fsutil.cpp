@@ -56,4 +56,18 @@ std::string read_text(const std::string& path) {
   return buf.str();
 }
 
+int remove_stale_temporaries(const std::string& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return 0;
+  int removed = 0;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    const size_t at = name.rfind(".tmp");
+    if (name.size() < 2 || name[0] != '.' || at == std::string::npos || at + 4 == name.size()) continue;
+    if (name.find_first_not_of("0123456789", at + 4) != std::string::npos) continue;
+    if (fs::remove(e.path(), ec)) ++removed;
+  }
+  return removed;
+}
+
 }  // namespace scorelab

@@ -12,6 +12,10 @@ void atomic_publish(const std::string& path, const std::function<void(const std:
 
 void atomic_write_text(const std::string& path, const std::string& text);
 
+// Removes the temporary files atomic_publish leaves when its process is killed mid-write
+// (".<name>.tmp<digits>" in `dir`); returns how many.
+int remove_stale_temporaries(const std::string& dir);
+
 std::string read_text(const std::string& path);  // throws std::runtime_error if unreadable
 
 }  // namespace scorelab

@@ -6,6 +6,7 @@
 #include <H5Cpp.h>
 
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 
 #include <ATen/ATen.h>
@@ -146,13 +147,34 @@ void truncate_table(const H5::Group& g, int64_t max_step) {
   }
 }
 
-H5::H5File open_for_reading(const std::string& file) {
+// Clears the "open for writing" marks a killed writer leaves in the superblock (what HDF5's
+// h5clear tool does, through the same file-access property), so the file opens again.
+void clear_status_flags(const std::string& file) {
+  H5::FileAccPropList fapl = latest_fapl();
+  hbool_t clear = true;
+  if (H5Pset(fapl.getId(), "clear_status_flags", &clear) < 0) throw std::runtime_error("HDF5: clear the status of " + file + " failed");
+  H5::H5File(file, H5F_ACC_RDWR, H5::FileCreatPropList::DEFAULT, fapl).close();
+}
+
+// Opens a log to read it: a closed one, one whose writer is running or was killed in SWMR mode,
+// and (`repair`) one whose writer was killed outside SWMR mode (its status marks cleared first).
+H5::H5File open_for_reading(const std::string& file, bool repair = false) {
   return h5("open " + file, [&] {
-    try {
-      return H5::H5File(file, H5F_ACC_RDONLY);
-    } catch (const H5::Exception&) {  // a log whose writer is running (or was killed)
-      return H5::H5File(file, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ);
-    }
+    auto attempt = [&]() -> std::optional<H5::H5File> {
+      try {
+        return H5::H5File(file, H5F_ACC_RDONLY);
+      } catch (const H5::Exception&) {
+      }
+      try {  // a log whose writer is running (or was killed)
+        return H5::H5File(file, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ);
+      } catch (const H5::Exception&) {
+        if (!repair) throw;
+      }
+      return std::nullopt;
+    };
+    if (auto f = attempt()) return std::move(*f);
+    clear_status_flags(file);
+    return H5::H5File(file, H5F_ACC_RDONLY);
   });
 }
 
@@ -163,9 +185,7 @@ RunLog::RunLog() = default;
 std::unique_ptr<RunLog> RunLog::create(const std::string& path, const AttrMap& root_attrs) {
   std::unique_ptr<RunLog> log(new RunLog());
   log->path_ = path;
-  log->file_ = h5("create " + path, [&] {
-    return std::make_unique<H5::H5File>(path, H5F_ACC_TRUNC, H5::FileCreatPropList::DEFAULT, latest_fapl());
-  });
+  log->open(log->staging_path(), H5F_ACC_TRUNC, false);
   for (const auto& [k, v] : root_attrs) set_string_attr(*log->file_, k, v);
   return log;
 }
@@ -173,16 +193,11 @@ std::unique_ptr<RunLog> RunLog::create(const std::string& path, const AttrMap& r
 std::unique_ptr<RunLog> RunLog::resume(const std::string& path, int64_t max_step, const AttrMap& root_attrs) {
   namespace fs = std::filesystem;
   if (!fs::exists(path)) return create(path, root_attrs);
-  const std::string tmp = path + ".resume.tmp";
+  std::unique_ptr<RunLog> log(new RunLog());
+  log->path_ = path;
+  const std::string tmp = log->staging_path();
   h5("rebuild " + path + " to resume it", [&] {
-    // SWMR read opens a file whose writer died without closing it.
-    H5::H5File old = [&] {
-      try {
-        return H5::H5File(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5::FileCreatPropList::DEFAULT, latest_fapl());
-      } catch (const H5::Exception&) {
-        return H5::H5File(path, H5F_ACC_RDONLY, H5::FileCreatPropList::DEFAULT, latest_fapl());
-      }
-    }();
+    H5::H5File old = open_for_reading(path, /*repair=*/true);
     H5::H5File neu(tmp, H5F_ACC_TRUNC, H5::FileCreatPropList::DEFAULT, latest_fapl());
     for (const auto& [k, v] : root_attrs) set_string_attr(neu, k, v);
     H5::PropList ocpl(H5P_OBJECT_COPY);
@@ -197,10 +212,7 @@ std::unique_ptr<RunLog> RunLog::resume(const std::string& path, int64_t max_step
     for (const auto& n : names)
       if (neu.childObjType(n) == H5O_TYPE_GROUP && neu.nameExists(n + "/step")) truncate_table(neu.openGroup(n), max_step);
   });
-  fs::rename(tmp, path);
-  std::unique_ptr<RunLog> log(new RunLog());
-  log->path_ = path;
-  log->reopen(false);
+  log->open(tmp, H5F_ACC_RDWR, false);
   return log;
 }
 
@@ -211,18 +223,32 @@ RunLog::~RunLog() {
   }
 }
 
-void RunLog::reopen(bool swmr) {
+void RunLog::open(const std::string& file, unsigned flags, bool swmr) {
   for (auto& [g, t] : tables_)
     for (auto& ds : t.datasets) ds.close();
   file_.reset();
-  file_ = h5("open " + path_, [&] {
-    return std::make_unique<H5::H5File>(path_, H5F_ACC_RDWR | (swmr ? H5F_ACC_SWMR_WRITE : 0u),
-                                        H5::FileCreatPropList::DEFAULT, latest_fapl());
+  file_ = h5("open " + file, [&] {
+    return std::make_unique<H5::H5File>(file, flags | (swmr ? H5F_ACC_SWMR_WRITE : 0u), H5::FileCreatPropList::DEFAULT,
+                                        latest_fapl());
   });
   swmr_ = swmr;
+  staging_ = !swmr;
   for (auto& [g, t] : tables_)
     for (size_t i = 0; i < t.columns.size(); ++i)
       t.datasets[i] = h5("open " + g, [&] { return file_->openDataSet(g + "/" + t.columns[i]); });
+}
+
+void RunLog::publish(bool keep_open) {
+  write_pending();
+  h5("close " + staging_path(), [&] {
+    for (auto& [g, t] : tables_)
+      for (auto& ds : t.datasets) ds.close();
+    file_->close();
+  });
+  file_.reset();
+  staging_ = false;
+  std::filesystem::rename(staging_path(), path_);
+  if (keep_open) open(path_, H5F_ACC_RDWR, /*swmr=*/true);
 }
 
 void RunLog::declare_table(const std::string& group, const std::vector<std::string>& columns) {
@@ -272,9 +298,7 @@ void RunLog::declare_table(const std::string& group, const std::vector<std::stri
 }
 
 void RunLog::start_swmr() {
-  if (swmr_) return;
-  if (H5Fstart_swmr_write(file_->getId()) < 0) throw std::runtime_error("HDF5: start SWMR write on " + path_ + " failed");
-  swmr_ = true;
+  if (staging_) publish(/*keep_open=*/true);
 }
 
 void RunLog::append_row(const std::string& group, const std::vector<double>& row) {
@@ -288,6 +312,15 @@ void RunLog::append_row(const std::string& group, const std::vector<double>& row
 
 void RunLog::flush() {
   if (!file_) return;
+  if (staging_) {
+    publish(/*keep_open=*/true);
+    return;
+  }
+  write_pending();
+  h5("flush " + path_, [&] { file_->flush(H5F_SCOPE_GLOBAL); });
+}
+
+void RunLog::write_pending() {
   for (auto& [g, t] : tables_) {
     if (t.pending.empty()) continue;
     const hsize_t n = t.pending.size();
@@ -314,19 +347,30 @@ void RunLog::flush() {
     }
     t.pending.clear();
   }
-  h5("flush " + path_, [&] { file_->flush(H5F_SCOPE_GLOBAL); });
 }
 
 void RunLog::write_array(const std::string& name, const at::Tensor& data, const AttrMap& attrs,
                          const NumAttrMap& num_attrs) {
-  flush();
-  if (swmr_) reopen(false);
+  if (!staging_) {  // HDF5 creates no object under SWMR: continue in a copy, renamed over at close
+    // (buffered rows go into the copy: they are published with the array)
+    h5("close " + path_, [&] {
+      for (auto& [g, t] : tables_)
+        for (auto& ds : t.datasets) ds.close();
+      file_->close();
+    });
+    file_.reset();
+    std::filesystem::copy_file(path_, staging_path(), std::filesystem::copy_options::overwrite_existing);
+    open(staging_path(), H5F_ACC_RDWR, false);
+  }
   write_array_to(*file_, name, data, attrs, num_attrs);
-  h5("flush " + path_, [&] { file_->flush(H5F_SCOPE_GLOBAL); });
 }
 
 void RunLog::close() {
   if (!file_) return;
+  if (staging_) {
+    publish(/*keep_open=*/false);
+    return;
+  }
   flush();
   for (auto& [g, t] : tables_)
     for (auto& ds : t.datasets) ds.close();

@@ -3,9 +3,15 @@
 //
 // RunLog — the training log (runs/<name>/log.h5; schema in docs/log_schema.md). Tables are
 // groups of equal-length, chunked, extendible 1-D datasets ("/train/step", "/train/loss", ...),
-// appended in blocks and flushed at each log interval. After the tables are declared the file
-// switches to HDF5's single-writer/multiple-reader mode, so h5py can read it (swmr=True) while
-// training runs, and it stays consistent if the writer is killed.
+// appended in blocks and flushed at each log interval.
+//
+// A kill at any moment leaves a log.h5 that opens: the file is only ever written in HDF5's
+// single-writer/multiple-reader (SWMR) mode, whose writes keep it consistent (h5py reads it with
+// swmr=True while training runs). Everything SWMR cannot do — creating the file, declaring
+// tables, rebuilding it for a resume, adding arrays — happens in a staging copy (log.h5.tmp)
+// that is renamed over log.h5 when done (start_swmr, flush or close): until then log.h5 is the
+// previous, intact version. A log left marked open by a non-SWMR writer (older versions) is
+// repaired on resume, as HDF5's h5clear would.
 //
 // TableFile — a result written once (a comparison, a sweep summary): typed columns (numbers as
 // float64, text as UTF-8 strings) and arrays, built in a temporary file and renamed into place.
@@ -29,7 +35,8 @@ using NumAttrMap = std::map<std::string, double>;
 
 class RunLog {
  public:
-  // A new log at `path` (replacing none: the caller decides), with string attributes on "/".
+  // A new log for `path` (staged until start_swmr; replaces the file there then), with string
+  // attributes on "/".
   static std::unique_ptr<RunLog> create(const std::string& path, const AttrMap& root_attrs);
   // Continues the log of an interrupted run: rows with step > max_step (written after the
   // checkpoint being resumed) are dropped; everything else is kept. Works on a log whose writer
@@ -43,12 +50,13 @@ class RunLog {
   // Declares (or re-opens) table `group` with these columns; "step" is stored as int64,
   // every other column as float64. Must precede start_swmr().
   void declare_table(const std::string& group, const std::vector<std::string>& columns);
+  // Publishes the staged file as `path` and continues writing it in SWMR mode.
   void start_swmr();
   void append_row(const std::string& group, const std::vector<double>& row);
-  void flush();  // writes buffered rows and flushes them to disk
+  void flush();  // writes buffered rows and flushes them to disk (publishing a staged file)
 
   // A whole array (samples, a trajectory): float tensors are stored as float32/float64.
-  // Leaves SWMR mode if needed (HDF5 cannot create objects under SWMR).
+  // Written into a staged copy of the log, published by the next flush or close.
   void write_array(const std::string& name, const at::Tensor& data, const AttrMap& attrs = {},
                    const NumAttrMap& num_attrs = {});
   void close();
@@ -66,10 +74,14 @@ class RunLog {
     std::vector<H5::DataSet> datasets;
     std::vector<std::vector<double>> pending;  // buffered rows
   };
-  void reopen(bool swmr);
+  std::string staging_path() const { return path_ + ".tmp"; }
+  void open(const std::string& file, unsigned flags, bool swmr);  // re-opens the tables' datasets
+  void publish(bool keep_open);  // staged file -> path_ (then open in SWMR mode if keep_open)
+  void write_pending();          // buffered rows into the open file
   std::string path_;
   std::unique_ptr<H5::H5File> file_;
-  bool swmr_ = false;
+  bool swmr_ = false;     // file_ is path_, open for SWMR writing
+  bool staging_ = false;  // file_ is staging_path(), open for ordinary writing
   std::map<std::string, Table> tables_;
 };
 

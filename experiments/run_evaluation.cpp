@@ -51,7 +51,7 @@ std::vector<std::string> eval_columns(const Evaluator& ev) {
 }
 
 SampleResult evaluate_at(const Experiment& ex, const Evaluator& ev, const ScoreModel& model, RunLog& log,
-                         int64_t step, int64_t keep, const std::string& plot_path, Metrics* out) {
+                         int64_t step, int64_t keep, const std::string& plot_path, Metrics* out, bool flush) {
   auto t0 = std::chrono::steady_clock::now();
   SampleResult s = draw_samples(ex, model, std::max(keep, ex.eval.n), ex.run.seed, "sample");
   Metrics m = ev.evaluate(model, s.x.slice(0, 0, ex.eval.n));
@@ -60,7 +60,7 @@ SampleResult evaluate_at(const Experiment& ex, const Evaluator& ev, const ScoreM
   for (const auto& [k, v] : m) row.push_back(v);
   row.push_back(seconds);
   log.append_row("eval", row);
-  log.flush();
+  if (flush) log.flush();
   int64_t shown = std::min<int64_t>(ex.eval.grid, s.x.size(0));
   plot_samples(ex, plot_path, ev.reference().slice(0, 0, std::min<int64_t>(shown, ev.reference().size(0))),
                s.x.slice(0, 0, shown));
@@ -81,7 +81,8 @@ std::string metrics_line(const Metrics& m) {
 void finish_with_evaluation(const Experiment& ex, const Evaluator& ev, const ScoreModel& model,
                             const std::string& model_label, RunLog& log, int64_t step, TrainSummary& sum) {
   Metrics m;
-  SampleResult s = evaluate_at(ex, ev, model, log, step, ex.sample.n, sum.run_dir + "/samples/final.png", &m);
+  SampleResult s = evaluate_at(ex, ev, model, log, step, ex.sample.n, sum.run_dir + "/samples/final.png", &m,
+                                 /*flush=*/false);
   sum.metrics = m;
   sum.headline = ex.eval.headline;
   for (const auto& [k, v] : m) {
@@ -95,7 +96,7 @@ void finish_with_evaluation(const Experiment& ex, const Evaluator& ev, const Sco
   log.write_array("samples/final", s.x.slice(0, 0, ex.sample.n), attrs,
                   {{"seed", static_cast<double>(ex.run.seed)}, {"nfe", static_cast<double>(s.nfe)},
                    {"step", static_cast<double>(step)}, {"seconds", s.seconds}});
-  log.close();
+  log.close();  // the final row and the samples appear in log.h5 together (core/h5log.h)
   std::printf("%s: step %ld (nfe %ld, %.2fs): %s %.4g\n  %s\n", sum.run_dir.c_str(), static_cast<long>(step),
               static_cast<long>(s.nfe), s.seconds, sum.headline.c_str(), sum.headline_value, metrics_line(m).c_str());
 }

@@ -16,9 +16,10 @@ AttrMap run_attrs(const Experiment& ex, int threads);
 std::vector<std::string> eval_columns(const Evaluator& ev);
 // One evaluation at `step`: max(keep, eval.n) samples from the same x_T as every other
 // evaluation of the run, their metrics (first eval.n samples) and the model's held-out NLL as
-// a row of /eval, and a plot of data next to samples. Returns the samples.
+// a row of /eval (flushed unless `flush` is false: the final evaluation publishes it together
+// with its samples), and a plot of data next to samples. Returns the samples.
 SampleResult evaluate_at(const Experiment& ex, const Evaluator& ev, const ScoreModel& model, RunLog& log,
-                         int64_t step, int64_t keep, const std::string& plot_path, Metrics* out);
+                         int64_t step, int64_t keep, const std::string& plot_path, Metrics* out, bool flush = true);
 std::string metrics_line(const Metrics& m);
 // The final evaluation: sample.n samples kept as /samples/final (+ final.png), the metrics row,
 // a summary line led by eval.headline; closes the log.

@@ -85,6 +85,19 @@ struct LossAccumulator {
       for (size_t i = 0; i < sum.size(); ++i) sum[i] = sum[i] + now[i];
     }
   }
+  // The partial interval for a checkpoint: the sums (none before the first step added), then
+  // the counts of finite and skipped steps.
+  std::vector<at::Tensor> state(int64_t good, int64_t bad) const {
+    std::vector<at::Tensor> s = sum;
+    s.push_back(at::tensor({good, bad}, at::kLong));
+    return s;
+  }
+  void restore(const std::vector<at::Tensor>& s, int64_t& good, int64_t& bad) {
+    if (s.empty()) return;  // a checkpoint of an older version: the interval restarts
+    sum.assign(s.begin(), s.end() - 1);
+    good = s.back()[0].item<int64_t>();
+    bad = s.back()[1].item<int64_t>();
+  }
   // Means over the n steps added (the one host sync); NaN for all when none was.
   std::vector<double> means(double n, size_t columns) {
     if (sum.empty()) return std::vector<double>(columns, std::nan(""));
@@ -115,8 +128,10 @@ TrainSummary train(Experiment& ex) {
   if (!model->module()) return evaluate_only(ex, *model);
   torch::nn::Module& net = *model->module();
   TrainingState st(ex, net);
+  CheckpointMeta meta;
   if (resuming) {  // the checkpoint is read once, into the state it restores
-    CheckpointMeta meta = st.restore(ckpt_path);
+    meta = st.restore(ckpt_path);
+    ex.data->set_stream_state(meta.stream_state);
     sum.start_step = meta.step;
     if (finished(ex, log_path, meta.step)) {
       std::cout << sum.run_dir << ": already finished at step " << meta.step << " (train.steps = " << ex.train.steps
@@ -132,6 +147,10 @@ TrainSummary train(Experiment& ex) {
             << " parameters, device " << ex.device.str() << "\n";
   sum.threads = choose_threads(ex, *model, st);
 
+  if (resuming) {  // what a killed writer left: checkpoint and config temporaries
+    remove_stale_temporaries(sum.run_dir + "/checkpoints");
+    remove_stale_temporaries(sum.run_dir);
+  }
   fs::create_directories(sum.run_dir + "/checkpoints");
   fs::create_directories(sum.run_dir + "/samples");
   atomic_write_text(sum.run_dir + "/config.yaml", ex.cfg.resolved_yaml());
@@ -139,14 +158,16 @@ TrainSummary train(Experiment& ex) {
   std::unique_ptr<RunLog> log;
   if (resuming) {
     log = RunLog::resume(log_path, sum.start_step, run_attrs(ex, sum.threads));
-    curve_steps = RunLog::read_column(log_path, "train/step");
-    curve_loss = RunLog::read_column(log_path, "train/loss");
     std::cout << "resuming " << sum.run_dir << " from step " << sum.start_step << "\n";
   } else {
     log = RunLog::create(log_path, run_attrs(ex, sum.threads));
   }
   Evaluator ev(ex, ex.eval.n, ex.eval.projections, ex.run.seed);
-  declare_tables(*log, ex, ev);
+  declare_tables(*log, ex, ev);  // publishes the (rebuilt) log
+  if (resuming) {
+    curve_steps = RunLog::read_column(log_path, "train/step");
+    curve_loss = RunLog::read_column(log_path, "train/loss");
+  }
 
   // Training loop: losses are accumulated on the device and read once per log interval.
   const std::vector<std::string> parts = ex.loss->part_names();
@@ -167,6 +188,10 @@ TrainSummary train(Experiment& ex) {
   LossAccumulator acc;
   install_stop_handlers();  // SIGINT / SIGTERM stop the loop after a checkpoint (core/signals.h)
   int64_t good = 0, bad = 0;  // finite and skipped steps since the last log row
+  acc.restore(meta.loop_state, good, bad);
+  auto save = [&](int64_t step) {
+    st.save(ckpt_path, step, ex.cfg.resolved_yaml(), ex.data->stream_state(), acc.state(good, bad));
+  };
   int64_t last_saved = resuming ? sum.start_step : -1;  // the step checkpoints/last.pt holds
   net.train();
   for (int64_t step = sum.start_step + 1; step <= ex.train.steps; ++step) {
@@ -223,7 +248,7 @@ TrainSummary train(Experiment& ex) {
       t_last = tn;
     }
     if (saving && weights_finite) {
-      st.save(ckpt_path, step, ex.cfg.resolved_yaml());
+      save(step);
       last_saved = step;
     }
     if (ex.eval.every > 0 && step % ex.eval.every == 0 && step < ex.train.steps) {
@@ -242,7 +267,7 @@ TrainSummary train(Experiment& ex) {
     }
     if (const int sig = stop_signal()) {  // SIGINT / SIGTERM: checkpoint this step, flush, stop
       if (last_saved != step && st.finite()) {
-        st.save(ckpt_path, step, ex.cfg.resolved_yaml());
+        save(step);
         last_saved = step;
       }
       log->flush();
@@ -263,7 +288,7 @@ TrainSummary train(Experiment& ex) {
     sum.final_step = ex.train.steps;
     return sum;
   }
-  if (sum.start_step >= ex.train.steps) st.save(ckpt_path, ex.train.steps, ex.cfg.resolved_yaml());
+  if (sum.start_step >= ex.train.steps) save(ex.train.steps);
   bar.finish();
   sum.final_step = ex.train.steps;
 

@@ -45,8 +45,11 @@ at::Tensor TrainingState::apply_gradients() { return opt.step(); }
 
 bool TrainingState::finite() const { return opt.finite(); }
 
-void TrainingState::save(const std::string& path, int64_t step, const std::string& config_yaml) {
+void TrainingState::save(const std::string& path, int64_t step, const std::string& config_yaml,
+                         const std::vector<at::Tensor>& stream, const std::vector<at::Tensor>& loop) {
   CheckpointMeta m;
+  m.stream_state = stream;
+  m.loop_state = loop;
   m.step = step;
   m.config_yaml = config_yaml;
   m.rng_states = {data_gen.get_state(), noise_gen.get_state()};

@@ -34,7 +34,9 @@ struct TrainingState {
   at::Tensor apply_gradients();
   // Every parameter and EMA weight finite (checked before a checkpoint is written).
   bool finite() const;
-  void save(const std::string& path, int64_t step, const std::string& config_yaml);
+  // `stream`: the data loader's position; `loop`: the trainer's partial log interval.
+  void save(const std::string& path, int64_t step, const std::string& config_yaml,
+            const std::vector<at::Tensor>& stream = {}, const std::vector<at::Tensor>& loop = {});
   CheckpointMeta restore(const std::string& path);
 };
 

@@ -32,6 +32,11 @@ class Dataset {
   virtual at::Tensor batch(int64_t n, at::Generator& gen) = 0;
   // n examples drawn for evaluation with `gen`, independent of the training stream.
   virtual at::Tensor sample(int64_t n, at::Generator& gen) { return batch(n, gen); }
+  // The training stream's position beyond `gen` (an image loader's own generator, permutation
+  // and cursor after the last batch handed out), kept in checkpoints so a resumed run draws the
+  // batches an uninterrupted one would. Empty for data sets drawn from `gen` alone.
+  virtual std::vector<at::Tensor> stream_state() const { return {}; }
+  virtual void set_stream_state(const std::vector<at::Tensor>& /*state*/) {}
   // Images (C, H, W) are plotted as grids, 2-D points as scatter plots.
   bool is_image() const { return sample_shape().size() == 3; }
 };

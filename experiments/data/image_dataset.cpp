@@ -64,12 +64,31 @@ void ImageDataset::worker() {
       if (stop_) return;
     }
     at::Tensor b = next_batch(batch_n_);
+    std::vector<at::Tensor> pos = position();
     {
       std::lock_guard<std::mutex> lock(mu_);
-      queue_.push_back(b);
+      queue_.emplace_back(b, std::move(pos));
     }
     cv_.notify_all();
   }
+}
+
+std::vector<at::Tensor> ImageDataset::position() const {
+  return {gen_.get_state(), perm_.defined() ? perm_ : at::empty({0}, at::kLong), at::scalar_tensor(cursor_, at::kLong)};
+}
+
+std::vector<at::Tensor> ImageDataset::stream_state() const {
+  if (prefetch_ <= 0 || !thread_.joinable()) return position();
+  std::lock_guard<std::mutex> lock(mu_);
+  return handed_out_;
+}
+
+void ImageDataset::set_stream_state(const std::vector<at::Tensor>& state) {
+  TORCH_CHECK(!thread_.joinable(), "ImageDataset: the stream position is set before the first batch");
+  if (state.size() != 3) return;
+  gen_.set_state(state[0]);
+  perm_ = state[1].numel() > 0 ? state[1].clone() : at::Tensor();
+  cursor_ = state[2].item<int64_t>();
 }
 
 at::Tensor ImageDataset::batch(int64_t n, at::Generator&) {
@@ -81,7 +100,8 @@ at::Tensor ImageDataset::batch(int64_t n, at::Generator&) {
   TORCH_CHECK(n == batch_n_, "ImageDataset: prefetching serves batches of ", batch_n_, ", asked for ", n);
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait(lock, [&] { return !queue_.empty(); });
-  at::Tensor b = queue_.front();
+  at::Tensor b = queue_.front().first;
+  handed_out_ = std::move(queue_.front().second);
   queue_.pop_front();
   lock.unlock();
   cv_.notify_all();

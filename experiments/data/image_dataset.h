@@ -34,6 +34,8 @@ class ImageDataset : public Dataset {
   std::vector<int64_t> sample_shape() const override { return shape_; }
   at::Tensor batch(int64_t n, at::Generator& gen) override;
   at::Tensor sample(int64_t n, at::Generator& gen) override;
+  std::vector<at::Tensor> stream_state() const override;
+  void set_stream_state(const std::vector<at::Tensor>& state) override;
   const ImageArray& data() const { return data_; }
   const ImageTransform& transform_options() const { return tf_; }
   // Applies the transforms to uint8 (or [0,1] float) images [B, C, H, W].
@@ -42,6 +44,7 @@ class ImageDataset : public Dataset {
  private:
   at::Tensor next_batch(int64_t n);  // loader state; called by one thread at a time
   void worker();
+  std::vector<at::Tensor> position() const;  // gen_, perm_, cursor_ (by the thread that draws)
 
   std::string name_;
   ImageArray data_;
@@ -53,9 +56,10 @@ class ImageDataset : public Dataset {
   // prefetching
   int64_t prefetch_, batch_n_ = 0;
   std::thread thread_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<at::Tensor> queue_;
+  std::deque<std::pair<at::Tensor, std::vector<at::Tensor>>> queue_;  // batch, position after it
+  std::vector<at::Tensor> handed_out_;  // position after the last batch handed out
   bool stop_ = false;
 };
 

@@ -4,6 +4,9 @@
 
 #include <filesystem>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <ATen/ATen.h>
 
 #include <hdf5.h>
@@ -58,7 +61,7 @@ TEST_CASE("resuming a log drops rows written after the checkpoint", "[core][h5lo
   auto loss = RunLog::read_column(path, "train/loss");
   CHECK(steps == std::vector<double>{100, 200, 300, 400});
   CHECK(loss == std::vector<double>{1, 2, 3, -4});
-  CHECK_FALSE(std::filesystem::exists(path + ".resume.tmp"));
+  CHECK_FALSE(std::filesystem::exists(path + ".tmp"));
   // A column the resumed run's version adds starts with NaN for the rows already written.
   {
     auto log = RunLog::resume(path, 400, {{"name", "r"}});
@@ -128,4 +131,64 @@ TEST_CASE("a result table has typed columns and no step column", "[core][h5log]"
   }
   CHECK_FALSE(std::filesystem::exists(dir + "/u.h5"));
   CHECK_FALSE(std::filesystem::exists(dir + "/u.h5.tmp"));
+}
+
+TEST_CASE("a log is changed only by publishing a finished copy or by SWMR writes", "[core][h5log][reliability]") {
+  std::string dir = test::scratch_dir("h5log_staged");
+  std::string path = dir + "/log.h5";
+  {
+    auto log = RunLog::create(path, {{"name", "s"}});
+    log->declare_table("train", {"step", "loss"});
+    CHECK_FALSE(std::filesystem::exists(path));  // staged: nothing at `path` until published
+    log->start_swmr();
+    for (int i = 1; i <= 4; ++i) log->append_row("train", {10.0 * i, 1.0 * i});
+    log->flush();
+  }
+  {
+    auto log = RunLog::resume(path, 20, {{"name", "s"}});
+    log->declare_table("train", {"step", "loss"});
+    // Until the rebuilt log is published, `path` is the old log, rows after step 20 included.
+    CHECK(RunLog::read_column(path, "train/step") == std::vector<double>{10, 20, 30, 40});
+    log->start_swmr();
+    CHECK(RunLog::read_column(path, "train/step") == std::vector<double>{10, 20});
+    log->append_row("train", {30, -3});
+    log->write_array("samples/final", at::ones({2, 2}));
+    // The array and the row buffered before it are published together, at close.
+    CHECK(RunLog::read_column(path, "train/step") == std::vector<double>{10, 20});
+    CHECK_THROWS(RunLog::read_array(path, "samples/final"));
+  }
+  CHECK(RunLog::read_column(path, "train/step") == std::vector<double>{10, 20, 30});
+  CHECK(RunLog::read_array(path, "samples/final").sum().item<double>() == 4.0);
+  CHECK_FALSE(std::filesystem::exists(path + ".tmp"));
+}
+
+TEST_CASE("a log whose writer was killed outside SWMR mode is repaired on resume", "[core][h5log][reliability]") {
+  std::string dir = test::scratch_dir("h5log_repair");
+  std::string path = dir + "/log.h5";
+  {
+    auto log = RunLog::create(path, {{"name", "r"}});
+    log->declare_table("train", {"step", "loss"});
+    log->start_swmr();
+    for (int i = 1; i <= 3; ++i) log->append_row("train", {10.0 * i, 1.0 * i});
+  }
+  // What an older version left when killed: the file open for ordinary writing, never closed.
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST);
+    hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl);
+    H5Fflush(f, H5F_SCOPE_GLOBAL);
+    _exit(f >= 0 ? 0 : 1);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  REQUIRE(WEXITSTATUS(status) == 0);
+  CHECK_THROWS(RunLog::read_column(path, "train/step"));  // HDF5 refuses the file as it is
+  {
+    auto log = RunLog::resume(path, 20, {{"name", "r"}});
+    log->declare_table("train", {"step", "loss"});
+    log->start_swmr();
+  }
+  CHECK(RunLog::read_column(path, "train/step") == std::vector<double>{10, 20});
 }

@@ -132,6 +132,31 @@ TEST_CASE("the loader shuffles whole epochs, prefetches the same stream, and tra
   CHECK(ImageDataset("t", a, t4, 1, 0).sample_shape() == std::vector<int64_t>{1, 6, 6});
 }
 
+TEST_CASE("a loader restored to a checkpointed position draws the batches that followed it", "[experiments][data][reliability]") {
+  // Random flips and dequantization draw from the loader's generator; 7 images in batches of 3
+  // cross epochs (new permutations) between batches.
+  const int64_t N = 7;
+  ImageArray a{at::arange(N * 4, at::kLong).to(at::kByte).view({N, 1, 2, 2}), {}};
+  ImageTransform tf;
+  tf.flip = true;
+  tf.dequantize = true;
+  at::Generator g = make_generator(0);
+  for (int64_t prefetch : {0, 3}) {
+    CAPTURE(prefetch);
+    ImageDataset first("t", a, tf, 11, prefetch);
+    for (int b = 0; b < 4; ++b) first.batch(3, g);
+    const std::vector<at::Tensor> position = first.stream_state();  // what a checkpoint keeps
+    std::vector<at::Tensor> expected;
+    for (int b = 0; b < 5; ++b) expected.push_back(first.batch(3, g));
+    ImageDataset resumed("t", a, tf, 11, prefetch);
+    resumed.set_stream_state(position);
+    for (int b = 0; b < 5; ++b) CHECK(at::equal(resumed.batch(3, g), expected[static_cast<size_t>(b)]));
+    // Without the position a new loader starts the stream over: not the same batches.
+    ImageDataset fresh("t", a, tf, 11, prefetch);
+    CHECK_FALSE(at::equal(fresh.batch(3, g), expected[0]));
+  }
+}
+
 TEST_CASE("data config errors name the key", "[experiments][data]") {
   Config bad = Config::from_string("data: {type: mnist, path: /nonexistent/mnist}\n", "d.yaml");
   CHECK_THAT(error_of([&] { image_dataset_from("mnist", bad.at("data"), 0); }),
