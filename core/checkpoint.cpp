@@ -1,15 +1,81 @@
 #include "core/checkpoint.h"
 
+#include <cstring>
 #include <filesystem>
 
 #include <torch/nn/module.h>
 #include <torch/serialize.h>
 
+#include "core/error.h"
 #include "core/fsutil.h"
 
 namespace scorelab {
 
+void Checksum::bytes(const void* data, size_t n) {
+  const auto* p = static_cast<const unsigned char*>(data);
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, p + i, 8);
+    h_ = (h_ ^ w) * 1099511628211ULL;
+  }
+  for (; i < n; ++i) h_ = (h_ ^ p[i]) * 1099511628211ULL;
+}
+
+void Checksum::text(const std::string& s) {
+  number(static_cast<int64_t>(s.size()));
+  bytes(s.data(), s.size());
+}
+
+void Checksum::tensor(const at::Tensor& t) {
+  if (!t.defined()) return number(-1);
+  at::Tensor c = t.detach().to(at::kCPU).contiguous();
+  number(static_cast<int64_t>(c.scalar_type()));
+  for (int64_t d : c.sizes()) number(d);
+  bytes(c.data_ptr(), c.numel() * c.element_size());
+}
+
 namespace {
+int64_t model_checksum(const torch::nn::Module& model) {
+  Checksum c;
+  for (const auto& p : model.named_parameters(true)) {
+    c.text(p.key());
+    c.tensor(p.value());
+  }
+  for (const auto& b : model.named_buffers(true)) {
+    c.text(b.key());
+    c.tensor(b.value());
+  }
+  return c.value();
+}
+int64_t list_checksum(const std::vector<at::Tensor>& list) {
+  Checksum c;
+  for (const auto& t : list) c.tensor(t);
+  return c.value();
+}
+int64_t meta_checksum(const CheckpointMeta& m) {
+  Checksum c;
+  c.number(m.step);
+  c.number(m.ema_updates);
+  c.text(m.config_yaml);
+  for (const auto* list : {&m.rng_states, &m.stream_state, &m.loop_state}) c.number(list_checksum(*list));
+  return c.value();
+}
+bool all_finite(const std::vector<at::Tensor>& ts) {
+  for (const auto& t : ts)
+    if (t.is_floating_point() && !at::isfinite(t).all().item<bool>()) return false;
+  return true;
+}
+// The stored checksum `name` (absent in older checkpoints: nothing to check) against `actual`.
+void verify(torch::serialize::InputArchive& archive, const std::string& path, const std::string& name, int64_t actual) {
+  c10::IValue v;
+  if (!archive.try_read("checksum_" + name, v)) return;
+  if (v.toInt() != actual)
+    throw DataError(path + ": the " + name + " part does not match its checksum: the file is damaged "
+                           "(a flipped bit, a truncated or edited file); use an earlier checkpoint "
+                           "(train.keep_checkpoints keeps them)");
+}
+
 // A list of tensors as a sub-archive "<name>" of "t0", "t1", ... and its length "<name>_count".
 void write_list(torch::serialize::OutputArchive& archive, const std::string& name, const std::vector<at::Tensor>& list) {
   torch::serialize::OutputArchive sub;
@@ -51,6 +117,10 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model, const st
   for (size_t i = 0; i < meta.rng_states.size(); ++i) rng_ar.write("g" + std::to_string(i), meta.rng_states[i]);
   archive.write("rng", rng_ar);
   archive.write("rng_count", c10::IValue(static_cast<int64_t>(meta.rng_states.size())));
+  archive.write("checksum_meta", c10::IValue(meta_checksum(meta)));
+  archive.write("checksum_model", c10::IValue(model_checksum(model)));
+  archive.write("checksum_ema", c10::IValue(list_checksum(ema)));
+  if (optimizer) archive.write("checksum_optimizer", c10::IValue(list_checksum(optimizer->checksum_tensors())));
   archive.write("format", c10::IValue(std::string("scorelab-checkpoint-1")));
   atomic_publish(path, [&](const std::string& tmp) { archive.save_to(tmp); });
 }
@@ -81,10 +151,31 @@ CheckpointMeta load_checkpoint(const std::string& path, torch::nn::Module* model
   }
   meta.stream_state = read_list(archive, "stream");
   meta.loop_state = read_list(archive, "loop");
+  verify(archive, path, "meta", meta_checksum(meta));
   if (model) {
     torch::serialize::InputArchive sub;
     archive.read("model", sub);
-    model->load(sub);
+    // Module::load replaces each tensor with the stored one, whatever its shape: compare shapes.
+    std::vector<std::pair<std::string, std::vector<int64_t>>> shapes;
+    for (const auto& p : model->named_parameters(true)) shapes.emplace_back(p.key(), p.value().sizes().vec());
+    for (const auto& b : model->named_buffers(true)) shapes.emplace_back(b.key(), b.value().sizes().vec());
+    std::string why;
+    try {
+      model->load(sub);
+      size_t i = 0;
+      for (const auto& p : model->named_parameters(true))
+        if (why.empty() && p.value().sizes().vec() != shapes[i++].second) why = p.key() + " has another shape";
+      for (const auto& b : model->named_buffers(true))
+        if (why.empty() && b.value().sizes().vec() != shapes[i++].second) why = b.key() + " has another shape";
+    } catch (const c10::Error& e) {  // a name the stored model lacks
+      why = e.what_without_backtrace();
+      why = why.substr(0, why.find('\n'));
+    }
+    if (!why.empty())
+      throw DataError(path + ": its weights do not fit the configured model (" + why +
+                      "): the checkpoint was written by another architecture, or an override changed it");
+    verify(archive, path, "model", model_checksum(*model));
+    if (!all_finite(model->parameters())) throw DataError(path + ": the model's weights are not all finite");
   }
   if (ema) {
     archive.read("ema_count", v);
@@ -92,11 +183,14 @@ CheckpointMeta load_checkpoint(const std::string& path, torch::nn::Module* model
     archive.read("ema", sub);
     ema->resize(static_cast<size_t>(v.toInt()));
     for (size_t i = 0; i < ema->size(); ++i) sub.read("p" + std::to_string(i), (*ema)[i]);
+    verify(archive, path, "ema", list_checksum(*ema));
+    if (!all_finite(*ema)) throw DataError(path + ": the EMA weights are not all finite");
   }
   if (optimizer) {
     torch::serialize::InputArchive sub;
     archive.read("optimizer", sub);
     optimizer->load(sub);
+    verify(archive, path, "optimizer", list_checksum(optimizer->checksum_tensors()));
   }
   return meta;
 }

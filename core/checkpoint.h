@@ -1,6 +1,7 @@
 // Checkpoints: model, EMA weights, optimizer, step, RNG state and the resolved config in one
 // file, written atomically (core/fsutil.h): a reader sees the old file or the new one.
 #pragma once
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,22 @@ class CheckpointPart {
   virtual ~CheckpointPart() = default;
   virtual void save(torch::serialize::OutputArchive& ar) const = 0;
   virtual void load(torch::serialize::InputArchive& ar) = 0;
+  // The state's tensors, for the checkpoint's checksum (computed at save, checked after load).
+  virtual std::vector<at::Tensor> checksum_tensors() const { return {}; }
+};
+
+// 64-bit FNV-1a over 8-byte words (then the tail bytes): any single changed word changes the
+// result. Tensors contribute their dtype, shape and bytes.
+class Checksum {
+ public:
+  void bytes(const void* data, size_t n);
+  void text(const std::string& s);
+  void number(int64_t v) { bytes(&v, sizeof v); }
+  void tensor(const at::Tensor& t);
+  int64_t value() const { return static_cast<int64_t>(h_); }
+
+ private:
+  uint64_t h_ = 14695981039346656037ULL;
 };
 
 struct CheckpointMeta {
@@ -39,7 +56,10 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model, const st
                      const CheckpointPart* optimizer, const CheckpointMeta& meta);
 
 // Loads into whichever of model / ema / optimizer are given. Throws std::runtime_error with the
-// path on a missing or unreadable file.
+// path on a missing or unreadable file, DataError on a checksum mismatch (a flipped bit, a
+// truncated or edited file), non-finite weights, or weights of another architecture. Each part
+// (metadata, model, EMA, optimizer) has its own checksum, checked when that part is loaded;
+// checkpoints of versions before checksums load unchecked.
 CheckpointMeta load_checkpoint(const std::string& path, torch::nn::Module* model, std::vector<at::Tensor>* ema,
                                CheckpointPart* optimizer);
 

@@ -80,6 +80,20 @@ std::string scalar_text(const YAML::Node& n) {
   return e.c_str();
 }
 
+// Every leaf below `root` as "a.b" -> text.
+std::map<std::string, std::string> leaves(const YAML::Node& root) {
+  std::map<std::string, std::string> out;
+  std::function<void(const YAML::Node&, const std::string&)> walk = [&](const YAML::Node& node, const std::string& p) {
+    if (node.IsMap()) {
+      for (const auto& kv : node) walk(kv.second, (p.empty() ? "" : p + ".") + kv.first.as<std::string>());
+    } else {
+      out[p] = scalar_text(node);
+    }
+  };
+  walk(root, "");
+  return out;
+}
+
 }  // namespace
 
 Config::Config(std::shared_ptr<State> s, std::string prefix) : s_(std::move(s)), prefix_(std::move(prefix)) {}
@@ -367,6 +381,12 @@ std::vector<std::string> Config::get_choice_list(const std::string& key, const s
   return v;
 }
 
+std::vector<std::string> Config::get_string_list(const std::string& key, const std::vector<std::string>& def) const {
+  std::vector<std::string> v = read_list(*this, key, lookup(key), def, "names");
+  record(key, YAML::Node(v));
+  return v;
+}
+
 Config::NumberArray Config::get_array(const std::string& key) const {
   YAML::Node n = lookup(key);
   if (!n.IsDefined() || n.IsNull()) fail(key, "required key is missing");
@@ -444,22 +464,15 @@ void Config::check_unused() const {
 }
 
 std::map<std::string, std::string> Config::resolved_leaves(const std::string& key) const {
-  std::map<std::string, std::string> out;
   YAML::Node n = YAML::Clone(s_->resolved);
   for (const auto& part : split_key_path(join(key))) {
-    if (!n.IsMap() || !n[part].IsDefined()) return out;
+    if (!n.IsMap() || !n[part].IsDefined()) return {};
     n = n[part];
   }
-  std::function<void(const YAML::Node&, const std::string&)> walk = [&](const YAML::Node& node, const std::string& p) {
-    if (node.IsMap()) {
-      for (const auto& kv : node) walk(kv.second, (p.empty() ? "" : p + ".") + kv.first.as<std::string>());
-    } else {
-      out[p] = scalar_text(node);
-    }
-  };
-  walk(n, "");
-  return out;
+  return leaves(n);
 }
+
+std::map<std::string, std::string> Config::yaml_leaves(const std::string& yaml) { return leaves(YAML::Load(yaml)); }
 
 std::string Config::resolved_yaml() const {
   YAML::Emitter e;

@@ -54,6 +54,7 @@ class Config {
   // A list whose entries must each be one of `choices`.
   std::vector<std::string> get_choice_list(const std::string& key, const std::vector<std::string>& def,
                                            const std::vector<std::string>& choices) const;
+  std::vector<std::string> get_string_list(const std::string& key, const std::vector<std::string>& def) const;
   // A rectangular nested list of numbers (a scalar, a vector, a matrix, ...), row-major.
   struct NumberArray {
     std::vector<double> values;
@@ -72,6 +73,9 @@ class Config {
   std::map<std::string, std::string> resolved_leaves(const std::string& key = "") const;
   // The resolved configuration (every key read, defaults filled in) as YAML text.
   std::string resolved_yaml() const;
+  // The leaves of a YAML document as "a.b" -> text (lists in flow style), e.g. of the resolved
+  // config a checkpoint recorded.
+  static std::map<std::string, std::string> yaml_leaves(const std::string& yaml);
   // The file (or "<checkpoint>", "<string>") this configuration was read from.
   const std::string& source() const;
 

@@ -107,22 +107,25 @@ void write_array_to(H5::Group& root, const std::string& name, const at::Tensor& 
   });
 }
 
+// The attributes of one object onto another (strings as text, numbers as float64).
+void copy_attrs(const H5::H5Object& from, const H5::H5Object& to) {
+  for (int i = 0; i < from.getNumAttrs(); ++i) {
+    H5::Attribute a = from.openAttribute(static_cast<unsigned>(i));
+    if (a.getTypeClass() == H5T_STRING) {
+      set_string_attr(to, a.getName(), attr_text(a));
+    } else {
+      double v = 0;
+      a.read(H5::PredType::NATIVE_DOUBLE, &v);
+      set_double_attr(to, a.getName(), v);
+    }
+  }
+}
+
 // Copies the attributes of object `name` (and of everything below it, for a group) from `src`
 // to the same path in `dst` (H5Ocopy runs without attributes: HDF5 1.10 crashes copying
 // variable-length string attributes kept in dense storage).
 void copy_attrs_recursive(const H5::Group& src, const H5::Group& dst, const std::string& name) {
-  auto copy = [&](const H5::H5Object& from, const H5::H5Object& to) {
-    for (int i = 0; i < from.getNumAttrs(); ++i) {
-      H5::Attribute a = from.openAttribute(static_cast<unsigned>(i));
-      if (a.getTypeClass() == H5T_STRING) {
-        set_string_attr(to, a.getName(), attr_text(a));
-      } else {
-        double v = 0;
-        a.read(H5::PredType::NATIVE_DOUBLE, &v);
-        set_double_attr(to, a.getName(), v);
-      }
-    }
-  };
+  const auto& copy = copy_attrs;
   if (src.childObjType(name) == H5O_TYPE_GROUP) {
     H5::Group from = src.openGroup(name), to = dst.openGroup(name);
     copy(from, to);
@@ -199,6 +202,7 @@ std::unique_ptr<RunLog> RunLog::resume(const std::string& path, int64_t max_step
   h5("rebuild " + path + " to resume it", [&] {
     H5::H5File old = open_for_reading(path, /*repair=*/true);
     H5::H5File neu(tmp, H5F_ACC_TRUNC, H5::FileCreatPropList::DEFAULT, latest_fapl());
+    copy_attrs(old, neu);  // the old root attributes, then the given ones over them
     for (const auto& [k, v] : root_attrs) set_string_attr(neu, k, v);
     H5::PropList ocpl(H5P_OBJECT_COPY);
     H5Pset_copy_object(ocpl.getId(), H5O_COPY_WITHOUT_ATTR_FLAG);

@@ -29,7 +29,9 @@ void parse_train(TrainOptions& t, const Config& train) {
   t.grad_clip = train.get_double("grad_clip", t.grad_clip, 0.0);  // 0: no clipping
   t.log_every = train.get_int("log_every", t.log_every, 1);
   t.ckpt_every = train.get_int("ckpt_every", t.ckpt_every, 1);
+  t.keep_checkpoints = train.get_int("keep_checkpoints", t.keep_checkpoints, 0, 1000000);
   t.resume = train.get_bool("resume", t.resume);
+  t.allow_changes = train.get_string_list("allow_changes", t.allow_changes);
   t.on_nonfinite = train.get_choice("on_nonfinite", t.on_nonfinite, {"stop", "skip"});
 }
 

@@ -1,5 +1,6 @@
 #include "experiments/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -20,6 +21,7 @@
 #include "core/signals.h"
 #include "core/progress.h"
 #include "experiments/evaluation/evaluation.h"
+#include "experiments/resume_changes.h"
 #include "experiments/run_evaluation.h"
 #include "experiments/training_state.h"
 #include "experiments/report/plot.h"
@@ -107,6 +109,28 @@ struct LossAccumulator {
   }
 };
 
+// checkpoints/step_<step>.pt beside last.pt (a hard link to it, or a copy), then only the
+// newest `keep` of them remain.
+void keep_recent_checkpoints(const std::string& last, int64_t step, int64_t keep) {
+  const fs::path dir = fs::path(last).parent_path();
+  char name[32];
+  std::snprintf(name, sizeof name, "step_%08ld.pt", static_cast<long>(step));
+  const fs::path kept = dir / name;
+  std::error_code ec;
+  fs::remove(kept, ec);
+  fs::create_hard_link(last, kept, ec);
+  if (ec) fs::copy_file(last, kept, fs::copy_options::overwrite_existing);
+  std::vector<std::pair<int64_t, fs::path>> all;  // (step, file)
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const std::string n = e.path().filename().string();
+    if (n.size() < 9 || n.compare(0, 5, "step_") != 0 || n.compare(n.size() - 3, 3, ".pt") != 0) continue;
+    const std::string digits = n.substr(5, n.size() - 8);
+    if (digits.find_first_not_of("0123456789") == std::string::npos) all.emplace_back(std::stoll(digits), e.path());
+  }
+  std::sort(all.begin(), all.end());
+  for (size_t i = 0; i + static_cast<size_t>(keep) < all.size(); ++i) fs::remove(all[i].second, ec);
+}
+
 }  // namespace
 
 TrainSummary train(Experiment& ex) {
@@ -129,7 +153,10 @@ TrainSummary train(Experiment& ex) {
   torch::nn::Module& net = *model->module();
   TrainingState st(ex, net);
   CheckpointMeta meta;
+  std::string amendments;  // hyper-parameters this resume changes (experiments/resume_changes.h)
   if (resuming) {  // the checkpoint is read once, into the state it restores
+    const CheckpointMeta recorded = load_checkpoint(ckpt_path, nullptr, nullptr, nullptr);
+    amendments = check_resume_changes(ex.cfg, ex.train.allow_changes, recorded.config_yaml, recorded.step);
     meta = st.restore(ckpt_path);
     ex.data->set_stream_state(meta.stream_state);
     sum.start_step = meta.step;
@@ -153,11 +180,23 @@ TrainSummary train(Experiment& ex) {
   }
   fs::create_directories(sum.run_dir + "/checkpoints");
   fs::create_directories(sum.run_dir + "/samples");
-  atomic_write_text(sum.run_dir + "/config.yaml", ex.cfg.resolved_yaml());
+  // config.yaml is the run's config as it started; a resume's changes go to log.h5's amendments.
+  if (!resuming || !fs::exists(sum.run_dir + "/config.yaml"))
+    atomic_write_text(sum.run_dir + "/config.yaml", ex.cfg.resolved_yaml());
   std::vector<double> curve_steps, curve_loss;  // the loss curve, kept in memory for its plot
   std::unique_ptr<RunLog> log;
   if (resuming) {
-    log = RunLog::resume(log_path, sum.start_step, run_attrs(ex, sum.threads));
+    AttrMap attrs = run_attrs(ex, sum.threads);
+    attrs.erase("config");  // the recorded config stays; changes are appended as amendments
+    if (!amendments.empty()) {
+      std::string before;
+      try {
+        before = RunLog::read_attr(log_path, "/", "amendments");
+      } catch (const std::exception&) {
+      }
+      attrs["amendments"] = before + amendments;
+    }
+    log = RunLog::resume(log_path, sum.start_step, attrs);
     std::cout << "resuming " << sum.run_dir << " from step " << sum.start_step << "\n";
   } else {
     log = RunLog::create(log_path, run_attrs(ex, sum.threads));
@@ -191,6 +230,7 @@ TrainSummary train(Experiment& ex) {
   acc.restore(meta.loop_state, good, bad);
   auto save = [&](int64_t step) {
     st.save(ckpt_path, step, ex.cfg.resolved_yaml(), ex.data->stream_state(), acc.state(good, bad));
+    if (ex.train.keep_checkpoints > 0) keep_recent_checkpoints(ckpt_path, step, ex.train.keep_checkpoints);
   };
   int64_t last_saved = resuming ? sum.start_step : -1;  // the step checkpoints/last.pt holds
   net.train();

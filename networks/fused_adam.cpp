@@ -166,6 +166,10 @@ void FusedAdam::save(torch::serialize::OutputArchive& ar) const {
   ar.write("exp_avg_sq", v_);
 }
 
+std::vector<at::Tensor> FusedAdam::checksum_tensors() const {
+  return {at::scalar_tensor(step_, at::kLong), m_, v_};
+}
+
 void FusedAdam::load(torch::serialize::InputArchive& ar) {
   c10::IValue format;
   if (!ar.try_read("format", format)) return load_torch_adam(ar);

@@ -51,6 +51,7 @@ class FusedAdam : public CheckpointPart {
   // format of checkpoints written before this optimizer).
   void save(torch::serialize::OutputArchive& ar) const override;
   void load(torch::serialize::InputArchive& ar) override;
+  std::vector<at::Tensor> checksum_tensors() const override;
 
  private:
   at::Tensor step_cpu(double clip_norm);

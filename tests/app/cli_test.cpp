@@ -107,7 +107,8 @@ TEST_CASE("a non-finite loss stops training before any checkpoint is written; sk
   const std::string ckpt = dir + "/runs/t/checkpoints/last.pt";
   const std::string good = read_text(ckpt);
   // lr 1e30: the first update sends the weights to ~1e30 and the next loss overflows.
-  Run r = run_cli("train " + cfg + " train.resume=true train.steps=400 train.lr=1e30 train.grad_clip=0", dir);
+  Run r = run_cli("train " + cfg + " train.resume=true train.steps=400 train.lr=1e30 train.grad_clip=0 "
+                  "train.allow_changes=[train.lr,train.grad_clip]", dir);
   CHECK(r.code == 3);
   CHECK_THAT(r.err, Contains("step 102: non-finite loss"));
   CHECK_THAT(r.err, Contains("dsm"));  // the loss parts are named
@@ -115,7 +116,7 @@ TEST_CASE("a non-finite loss stops training before any checkpoint is written; sk
   CHECK(read_text(ckpt) == good);  // the good checkpoint is untouched
   // skip: the run finishes; every skipped step is counted, and no checkpoint holds a non-finite
   // weight.
-  r = run_cli("train " + cfg + " train.resume=true train.steps=300 train.lr=1e30 train.grad_clip=0 "
+  r = run_cli("train " + cfg + " train.resume=true train.steps=300 train.lr=1e30 train.grad_clip=0 train.allow_changes=[train] "
               "train.on_nonfinite=skip", dir);
   CHECK(r.code == 0);
   auto skipped = RunLog::read_column(dir + "/runs/t/log.h5", "train/nonfinite_steps");
@@ -232,4 +233,46 @@ TEST_CASE("train then sample from the checkpoint; samples do not depend on the b
   } else {
     WARN("python3-h5py not installed: the h5py schema check was skipped");
   }
+}
+
+TEST_CASE("a resume that changes hyper-parameters is refused unless train.allow_changes lists them",
+          "[app][cli][reliability]") {
+  std::string dir = test::scratch_dir("cli_changes");
+  std::string cfg = write_config(dir, "c.yaml", test::tiny_run_yaml(dir + "/runs", "c", 100));
+  REQUIRE(run_cli("train " + cfg, dir).code == 0);
+  const std::string run = dir + "/runs/c", ckpt = run + "/checkpoints/last.pt";
+  const std::string ckpt_before = read_text(ckpt), log_before = read_text(run + "/log.h5");
+  const std::string config_before = read_text(run + "/config.yaml");
+  // Refused: every changed hyper-parameter named with both values, nothing written.
+  Run r = run_cli("train " + cfg + " train.resume=true train.steps=200 train.lr=1e-3 loss.weighting=likelihood", dir);
+  CHECK(r.code == 2);
+  CHECK_THAT(r.err, Contains("train.lr: 0.003 -> 0.001"));
+  CHECK_THAT(r.err, Contains("loss.weighting: plain -> likelihood"));
+  CHECK_THAT(r.err, Contains("train.allow_changes"));
+  CHECK(read_text(ckpt) == ckpt_before);
+  CHECK(read_text(run + "/log.h5") == log_before);
+  // A listed entry that is no key is refused too.
+  r = run_cli("train " + cfg + " train.resume=true train.steps=200 train.allow_changes=[train.lrr]", dir);
+  CHECK(r.code == 2);
+  CHECK_THAT(r.err, Contains("'train.lrr' is no key"));
+  // An architecture change, even when allowed, cannot load the weights: exit 2, nothing written.
+  r = run_cli("train " + cfg + " train.resume=true train.steps=200 model.hidden=32 train.allow_changes=[model]", dir);
+  CHECK(r.code == 2);
+  CHECK_THAT(r.err, Contains("do not fit the configured model"));
+  CHECK(read_text(ckpt) == ckpt_before);
+  // Run-control keys (train.steps) change freely; a listed hyper-parameter is recorded as an
+  // amendment while the recorded config (log attribute and config.yaml) stays as it was.
+  r = run_cli("train " + cfg + " train.resume=true train.steps=200 train.lr=1e-3 train.allow_changes=[train.lr]", dir);
+  REQUIRE(r.code == 0);
+  const std::string amendments = RunLog::read_attr(run + "/log.h5", "/", "amendments");
+  CHECK_THAT(amendments, Contains("{step: 100, key: train.lr, from: '0.003', to: '0.001'}"));
+  CHECK_THAT(amendments, Contains("key: train.steps"));
+  CHECK_THAT(RunLog::read_attr(run + "/log.h5", "/", "config"), Contains("lr: 0.003"));
+  CHECK(read_text(run + "/config.yaml") == config_before);
+  CHECK(load_checkpoint(ckpt, nullptr, nullptr, nullptr).step == 200);
+  // `sample` with an architecture override: refused before anything is written.
+  r = run_cli("sample " + ckpt + " model.hidden=32 -o " + dir + "/s.h5", dir);
+  CHECK(r.code == 2);
+  CHECK_THAT(r.err, Contains("do not fit the configured model"));
+  CHECK_FALSE(fs::exists(dir + "/s.h5"));
 }

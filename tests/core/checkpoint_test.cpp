@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -8,6 +9,7 @@
 
 #include "core/checkpoint.h"
 #include "core/device.h"
+#include "core/fsutil.h"
 #include "networks/fused_adam.h"
 #include "../test_util.h"
 
@@ -64,4 +66,59 @@ TEST_CASE("loading a missing or corrupt checkpoint names the file", "[core][chec
   CHECK_THROWS_WITH(load_checkpoint(dir + "/none.pt", nullptr, nullptr, nullptr), Catch::Contains("none.pt"));
   { std::ofstream(dir + "/junk.pt") << "not a checkpoint"; }
   CHECK_THROWS_WITH(load_checkpoint(dir + "/junk.pt", nullptr, nullptr, nullptr), Catch::Contains("junk.pt"));
+}
+
+namespace {
+// Flips one bit of the first occurrence of float `value` in the file; false if absent.
+bool flip_bit_of_value(const std::string& path, float value) {
+  std::string bytes = read_text(path);
+  const std::string pattern(reinterpret_cast<const char*>(&value), sizeof value);
+  const size_t at = bytes.find(pattern);
+  if (at == std::string::npos) return false;
+  bytes[at + 1] = static_cast<char>(bytes[at + 1] ^ 0x10);
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+  return true;
+}
+}  // namespace
+
+TEST_CASE("a damaged or NaN-poisoned checkpoint is reported, not loaded", "[core][checkpoint][reliability]") {
+  std::string dir = test::scratch_dir("ckpt_damage");
+  torch::nn::Linear net(3, 4);
+  {
+    torch::NoGradGuard no_grad;
+    net->weight.fill_(1234.5f);  // values the test can find in the file
+    net->bias.fill_(-3.0f);
+  }
+  AdamOptions o;
+  FusedAdam opt(net->parameters(), o, nullptr);
+  std::vector<at::Tensor> ema{at::full({4, 3}, 777.25f), at::zeros({4})};
+  CheckpointMeta meta{5, "run: {seed: 1}\n", {}, 5};
+  auto fresh = [&](const std::string& name) {
+    const std::string path = dir + "/" + name;
+    save_checkpoint(path, *net, ema, &opt, meta);
+    return path;
+  };
+  torch::nn::Linear into(3, 4);
+  std::vector<at::Tensor> ema_in;
+  CHECK_NOTHROW(load_checkpoint(fresh("good.pt"), into.get(), &ema_in, nullptr));
+  // One flipped bit in the model's weights: the model part fails its checksum.
+  const std::string m = fresh("model.pt");
+  REQUIRE(flip_bit_of_value(m, 1234.5f));
+  CHECK_THROWS_WITH(load_checkpoint(m, into.get(), nullptr, nullptr), Catch::Contains("model part does not match its checksum"));
+  // ... and the EMA's.
+  const std::string e = fresh("ema.pt");
+  REQUIRE(flip_bit_of_value(e, 777.25f));
+  CHECK_THROWS_WITH(load_checkpoint(e, nullptr, &ema_in, nullptr), Catch::Contains("ema part does not match its checksum"));
+  // Metadata: a changed byte of the recorded config.
+  const std::string c = fresh("meta.pt");
+  std::string bytes = read_text(c);
+  const size_t at = bytes.find("seed: 1");
+  REQUIRE(at != std::string::npos);
+  bytes[at + 6] = '7';
+  std::ofstream(c, std::ios::binary | std::ios::trunc) << bytes;
+  CHECK_THROWS_WITH(load_checkpoint(c, nullptr, nullptr, nullptr), Catch::Contains("meta part does not match"));
+  // Non-finite weights written by anything (the trainer never does) are refused on load.
+  ema[1][0] = std::nanf("");
+  const std::string n = fresh("nan.pt");
+  CHECK_THROWS_WITH(load_checkpoint(n, nullptr, &ema_in, nullptr), Catch::Contains("EMA weights are not all finite"));
 }

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <filesystem>
 
 #include <ATen/ATen.h>
@@ -102,4 +103,21 @@ TEST_CASE("a run stopped during its final evaluation is evaluated on resume, the
   CHECK(again.sliced_w2 == Approx(first.sliced_w2).epsilon(1e-12));  // the same model, the same x_T
   TrainSummary third = run_tiny(dir, "run", 100, {"train.resume=true"});
   CHECK(third.already_finished);
+}
+
+TEST_CASE("train.keep_checkpoints keeps the newest K checkpoints besides last.pt", "[experiments][train][reliability]") {
+  std::string dir = test::scratch_dir("keep_ckpt");
+  run_tiny(dir, "keep", 500, {"train.keep_checkpoints=2"});  // checkpoints every 100 steps
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir + "/keep/checkpoints")) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  CHECK(names == std::vector<std::string>{"last.pt", "step_00000400.pt", "step_00000500.pt"});
+  CHECK(load_checkpoint(dir + "/keep/checkpoints/step_00000400.pt", nullptr, nullptr, nullptr).step == 400);
+  CHECK(load_checkpoint(dir + "/keep/checkpoints/step_00000500.pt", nullptr, nullptr, nullptr).step == 500);
+  // The kept checkpoint of step 400 is that step's state, not a later one.
+  auto at400 = checkpoint_tensors(dir + "/keep/checkpoints/step_00000400.pt");
+  run_tiny(dir, "short", 400);
+  auto short_run = checkpoint_tensors(dir + "/short/checkpoints/last.pt");
+  REQUIRE(at400.size() == short_run.size());
+  for (size_t i = 0; i < at400.size(); ++i) CHECK(at::equal(at400[i], short_run[i]));
 }
