@@ -162,6 +162,9 @@ int main(int argc, char** argv) {
   } catch (const scorelab::DataError& e) {
     std::cerr << "error: " << e.what() << "\n";
     return kExitBadInput;
+  } catch (const scorelab::StorageError& e) {
+    std::cerr << "\nerror: " << e.what() << "\n";
+    return kExitBadInput;
   } catch (const po::error& e) {
     std::cerr << "scorelab " << cmd << ": " << e.what() << "\n";
     return kExitBadInput;

@@ -17,6 +17,16 @@ class DataError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A file that could not be written (disk full, a file-size limit, an I/O error): exit code 2,
+// with what was written before intact and no temporary file left.
+class StorageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The message of a failed write of `path`: the cause's first line and what to check.
+std::string storage_message(const std::string& path, const std::string& cause);
+
 constexpr int kExitBadInput = 2;
 // A training run stopped at a non-finite loss or gradient (train.on_nonfinite: stop).
 constexpr int kExitNonFinite = 3;

@@ -1,8 +1,12 @@
 #include "core/fsutil.h"
 
+#include "core/error.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -31,12 +35,21 @@ void atomic_publish(const std::string& path, const std::function<void(const std:
     write(tmp.string());
     fsync_path(tmp.string(), false);
     fs::rename(tmp, target);
-  } catch (...) {
+  } catch (const std::exception& e) {
     std::error_code ec;
     fs::remove(tmp, ec);
-    throw;
+    throw StorageError(storage_message(path, e.what()));
   }
   fsync_path(dir.string(), true);
+}
+
+std::string storage_message(const std::string& path, const std::string& cause) {
+  const int err = errno;
+  std::string why = cause.substr(0, cause.find('\n'));
+  if (err == ENOSPC || err == EFBIG || err == EDQUOT) why += ": " + std::string(std::strerror(err));
+  return "could not write " + path + " (" + why +
+         "). Is the disk full, or a file-size limit or quota reached? What was written before is intact "
+         "(the previous checkpoint, the log up to its last flush); free space and resume with train.resume=true.";
 }
 
 void atomic_write_text(const std::string& path, const std::string& text) {

@@ -11,6 +11,7 @@
 
 #include <ATen/ATen.h>
 
+#include "core/error.h"
 #include "core/fsutil.h"
 
 namespace scorelab {
@@ -107,34 +108,6 @@ void write_array_to(H5::Group& root, const std::string& name, const at::Tensor& 
   });
 }
 
-// The attributes of one object onto another (strings as text, numbers as float64).
-void copy_attrs(const H5::H5Object& from, const H5::H5Object& to) {
-  for (int i = 0; i < from.getNumAttrs(); ++i) {
-    H5::Attribute a = from.openAttribute(static_cast<unsigned>(i));
-    if (a.getTypeClass() == H5T_STRING) {
-      set_string_attr(to, a.getName(), attr_text(a));
-    } else {
-      double v = 0;
-      a.read(H5::PredType::NATIVE_DOUBLE, &v);
-      set_double_attr(to, a.getName(), v);
-    }
-  }
-}
-
-// Copies the attributes of object `name` (and of everything below it, for a group) from `src`
-// to the same path in `dst` (H5Ocopy runs without attributes: HDF5 1.10 crashes copying
-// variable-length string attributes kept in dense storage).
-void copy_attrs_recursive(const H5::Group& src, const H5::Group& dst, const std::string& name) {
-  const auto& copy = copy_attrs;
-  if (src.childObjType(name) == H5O_TYPE_GROUP) {
-    H5::Group from = src.openGroup(name), to = dst.openGroup(name);
-    copy(from, to);
-    for (hsize_t i = 0; i < from.getNumObjs(); ++i) copy_attrs_recursive(src, dst, name + "/" + from.getObjnameByIdx(i));
-  } else {
-    copy(src.openDataSet(name), dst.openDataSet(name));
-  }
-}
-
 // Cuts every column of table group `g` back to the rows with step <= max_step.
 void truncate_table(const H5::Group& g, int64_t max_step) {
   H5::DataSet sds = g.openDataSet("step");
@@ -188,8 +161,10 @@ RunLog::RunLog() = default;
 std::unique_ptr<RunLog> RunLog::create(const std::string& path, const AttrMap& root_attrs) {
   std::unique_ptr<RunLog> log(new RunLog());
   log->path_ = path;
-  log->open(log->staging_path(), H5F_ACC_TRUNC, false);
-  for (const auto& [k, v] : root_attrs) set_string_attr(*log->file_, k, v);
+  log->guarded([&] {
+    log->open(log->staging_path(), H5F_ACC_TRUNC, false);
+    for (const auto& [k, v] : root_attrs) set_string_attr(*log->file_, k, v);
+  });
   return log;
 }
 
@@ -199,25 +174,49 @@ std::unique_ptr<RunLog> RunLog::resume(const std::string& path, int64_t max_step
   std::unique_ptr<RunLog> log(new RunLog());
   log->path_ = path;
   const std::string tmp = log->staging_path();
-  h5("rebuild " + path + " to resume it", [&] {
-    H5::H5File old = open_for_reading(path, /*repair=*/true);
-    H5::H5File neu(tmp, H5F_ACC_TRUNC, H5::FileCreatPropList::DEFAULT, latest_fapl());
-    copy_attrs(old, neu);  // the old root attributes, then the given ones over them
-    for (const auto& [k, v] : root_attrs) set_string_attr(neu, k, v);
-    H5::PropList ocpl(H5P_OBJECT_COPY);
-    H5Pset_copy_object(ocpl.getId(), H5O_COPY_WITHOUT_ATTR_FLAG);
-    std::vector<std::string> names;
-    for (hsize_t i = 0; i < old.getNumObjs(); ++i) names.push_back(old.getObjnameByIdx(i));
-    for (const auto& n : names) {
-      if (H5Ocopy(old.getId(), n.c_str(), neu.getId(), n.c_str(), ocpl.getId(), H5P_DEFAULT) < 0)
-        throw std::runtime_error("HDF5: copy " + n + " failed");
-      copy_attrs_recursive(old, neu, n);
+  log->staging_ = true;  // a failure from here on removes the staged copy
+  log->guarded([&] {
+    // A byte copy (H5Ocopy crashes in HDF5 1.10 when a write fails, e.g. on a full disk), opened
+    // with the status marks of a killed writer cleared: it is our copy.
+    fs::copy_file(path, tmp, fs::copy_options::overwrite_existing);
+    H5::FileAccPropList fapl = latest_fapl();
+    hbool_t clear = true;
+    H5Pset(fapl.getId(), "clear_status_flags", &clear);
+    log->file_ = std::make_unique<H5::H5File>(tmp, H5F_ACC_RDWR, H5::FileCreatPropList::DEFAULT, fapl);
+    for (const auto& [k, v] : root_attrs) set_string_attr(*log->file_, k, v);
+    for (hsize_t i = 0; i < log->file_->getNumObjs(); ++i) {
+      const std::string n = log->file_->getObjnameByIdx(i);
+      if (log->file_->childObjType(n) == H5O_TYPE_GROUP && log->file_->nameExists(n + "/step"))
+        truncate_table(log->file_->openGroup(n), max_step);
     }
-    for (const auto& n : names)
-      if (neu.childObjType(n) == H5O_TYPE_GROUP && neu.nameExists(n + "/step")) truncate_table(neu.openGroup(n), max_step);
   });
-  log->open(tmp, H5F_ACC_RDWR, false);
   return log;
+}
+
+void RunLog::guarded(const std::function<void()>& write) {
+  try {
+    h5("write " + path_, write);
+  } catch (const std::exception& e) {
+    abandon();
+    std::error_code ec;
+    std::filesystem::remove(staging_path(), ec);
+    throw StorageError(storage_message(path_, e.what()));
+  }
+}
+
+void RunLog::abandon() {
+  try {
+    for (auto& [g, t] : tables_)
+      for (auto& ds : t.datasets) ds.close();
+    if (file_) file_->close();
+  } catch (...) {
+  }
+  file_.reset();
+  if (staging_) {
+    std::error_code ec;
+    std::filesystem::remove(staging_path(), ec);
+  }
+  staging_ = swmr_ = false;
 }
 
 RunLog::~RunLog() {
@@ -243,16 +242,16 @@ void RunLog::open(const std::string& file, unsigned flags, bool swmr) {
 }
 
 void RunLog::publish(bool keep_open) {
-  write_pending();
-  h5("close " + staging_path(), [&] {
+  guarded([&] {
+    write_pending();
     for (auto& [g, t] : tables_)
       for (auto& ds : t.datasets) ds.close();
     file_->close();
+    file_.reset();
+    std::filesystem::rename(staging_path(), path_);
+    staging_ = false;
   });
-  file_.reset();
-  staging_ = false;
-  std::filesystem::rename(staging_path(), path_);
-  if (keep_open) open(path_, H5F_ACC_RDWR, /*swmr=*/true);
+  if (keep_open) guarded([&] { open(path_, H5F_ACC_RDWR, /*swmr=*/true); });
 }
 
 void RunLog::declare_table(const std::string& group, const std::vector<std::string>& columns) {
@@ -320,8 +319,10 @@ void RunLog::flush() {
     publish(/*keep_open=*/true);
     return;
   }
-  write_pending();
-  h5("flush " + path_, [&] { file_->flush(H5F_SCOPE_GLOBAL); });
+  guarded([&] {
+    write_pending();
+    file_->flush(H5F_SCOPE_GLOBAL);
+  });
 }
 
 void RunLog::write_pending() {
@@ -355,18 +356,21 @@ void RunLog::write_pending() {
 
 void RunLog::write_array(const std::string& name, const at::Tensor& data, const AttrMap& attrs,
                          const NumAttrMap& num_attrs) {
+  if (!file_) throw std::logic_error("RunLog: " + path_ + " is closed (or was given up after a failed write)");
   if (!staging_) {  // HDF5 creates no object under SWMR: continue in a copy, renamed over at close
     // (buffered rows go into the copy: they are published with the array)
-    h5("close " + path_, [&] {
+    guarded([&] {
       for (auto& [g, t] : tables_)
         for (auto& ds : t.datasets) ds.close();
       file_->close();
+      file_.reset();
+      swmr_ = false;
+      staging_ = true;  // from here a failure removes the copy
+      std::filesystem::copy_file(path_, staging_path(), std::filesystem::copy_options::overwrite_existing);
+      open(staging_path(), H5F_ACC_RDWR, false);
     });
-    file_.reset();
-    std::filesystem::copy_file(path_, staging_path(), std::filesystem::copy_options::overwrite_existing);
-    open(staging_path(), H5F_ACC_RDWR, false);
   }
-  write_array_to(*file_, name, data, attrs, num_attrs);
+  guarded([&] { write_array_to(*file_, name, data, attrs, num_attrs); });
 }
 
 void RunLog::close() {

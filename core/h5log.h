@@ -16,6 +16,7 @@
 // TableFile — a result written once (a comparison, a sweep summary): typed columns (numbers as
 // float64, text as UTF-8 strings) and arrays, built in a temporary file and renamed into place.
 #pragma once
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -78,6 +79,10 @@ class RunLog {
   void open(const std::string& file, unsigned flags, bool swmr);  // re-opens the tables' datasets
   void publish(bool keep_open);  // staged file -> path_ (then open in SWMR mode if keep_open)
   void write_pending();          // buffered rows into the open file
+  // Runs a write; on failure gives the log up — closes the file, removes the staged copy (the
+  // published log.h5 stays as it was; later writes throw) — and throws StorageError.
+  void guarded(const std::function<void()>& write);
+  void abandon();
   std::string path_;
   std::unique_ptr<H5::H5File> file_;
   bool swmr_ = false;     // file_ is path_, open for SWMR writing

@@ -139,6 +139,10 @@ TrainSummary train(Experiment& ex) {
   const std::string log_path = sum.run_dir + "/log.h5";
   const std::string ckpt_path = sum.run_dir + "/checkpoints/last.pt";
   const bool resuming = ex.train.resume && fs::exists(ckpt_path);
+  if (ex.train.resume) {  // what a killed writer left: checkpoint and config temporaries
+    remove_stale_temporaries(sum.run_dir + "/checkpoints");
+    remove_stale_temporaries(sum.run_dir);
+  }
 
   // Decide what to do before writing anything.
   if ((fs::exists(log_path) || fs::exists(ckpt_path)) && !ex.train.resume)
@@ -174,10 +178,6 @@ TrainSummary train(Experiment& ex) {
             << " parameters, device " << ex.device.str() << "\n";
   sum.threads = choose_threads(ex, *model, st);
 
-  if (resuming) {  // what a killed writer left: checkpoint and config temporaries
-    remove_stale_temporaries(sum.run_dir + "/checkpoints");
-    remove_stale_temporaries(sum.run_dir);
-  }
   fs::create_directories(sum.run_dir + "/checkpoints");
   fs::create_directories(sum.run_dir + "/samples");
   // config.yaml is the run's config as it started; a resume's changes go to log.h5's amendments.

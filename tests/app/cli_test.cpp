@@ -276,3 +276,32 @@ TEST_CASE("a resume that changes hyper-parameters is refused unless train.allow_
   CHECK_THAT(r.err, Contains("do not fit the configured model"));
   CHECK_FALSE(fs::exists(dir + "/s.h5"));
 }
+
+TEST_CASE("a full disk (a file-size limit) ends training with exit 2 and a clear message; nothing is lost",
+          "[app][cli][reliability]") {
+  std::string dir = test::scratch_dir("cli_full");
+  std::string cfg = write_config(dir, "f.yaml", test::tiny_run_yaml(dir + "/runs", "f", 100));
+  REQUIRE(run_cli("train " + cfg, dir).code == 0);
+  const std::string run = dir + "/runs/f", ckpt = run + "/checkpoints/last.pt";
+  const std::string ckpt_before = read_text(ckpt);
+  const auto log_rows = RunLog::read_column(run + "/log.h5", "train/step");
+  // Files may grow to 60 KB: the log (~40 KB) can be rebuilt, the checkpoint (~160 KB) cannot be
+  // written. SIGXFSZ ignored, so a write past the limit fails with EFBIG as on a full disk.
+  const std::string limited = "bash -c \"ulimit -f 60; trap '' XFSZ; exec " + std::string(SCORELAB_BIN) + " train " +
+                              cfg + " train.resume=true train.steps=300\" > " + dir + "/out.txt 2> " + dir + "/err.txt";
+  const int status = std::system(limited.c_str());
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 2);
+  const std::string err = read_text(dir + "/err.txt");
+  CHECK_THAT(err, Contains("could not write"));
+  CHECK_THAT(err, Contains("disk full"));
+  CHECK_THAT(err, !Contains("terminate called"));
+  // The previous checkpoint is intact, no temporary file is left, and the log still opens.
+  CHECK(read_text(ckpt) == ckpt_before);
+  for (const auto& e : fs::recursive_directory_iterator(run)) CHECK(e.path().filename().string().find(".tmp") == std::string::npos);
+  CHECK(RunLog::read_column(run + "/log.h5", "train/step").size() >= log_rows.size());
+  // With space again the run resumes from the intact checkpoint and finishes.
+  Run r = run_cli("train " + cfg + " train.resume=true train.steps=300", dir);
+  CHECK(r.code == 0);
+  CHECK(load_checkpoint(ckpt, nullptr, nullptr, nullptr).step == 300);
+}

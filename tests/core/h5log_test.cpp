@@ -11,6 +11,7 @@
 
 #include <hdf5.h>
 
+#include "core/error.h"
 #include "core/h5log.h"
 #include "../test_util.h"
 
@@ -96,15 +97,33 @@ TEST_CASE("an HDF5 write that throws leaves no handle open", "[core][h5log]") {
   {
     auto log = RunLog::create(dir + "/log.h5", {{"name", "x"}});
     log->declare_table("train", {"step", "loss"});
-    const ssize_t open = open_hdf5_objects();
-    // An attribute with an empty name fails after the dataset was created; a dataset below a
-    // dataset fails while creating the path.
-    CHECK_THROWS(log->write_array("samples/a", at::zeros({2}), {{"", "bad"}}));
-    CHECK(open_hdf5_objects() == open);
     log->write_array("samples/b", at::zeros({2}));
-    CHECK_THROWS(log->write_array("samples/b/c", at::zeros({2})));
-    CHECK(open_hdf5_objects() == open);
+    // An attribute with an empty name fails after the dataset was created: the log is given up
+    // (every handle closed, the staged copy removed, never published), later writes refused.
+    CHECK_THROWS_AS(log->write_array("samples/a", at::zeros({2}), {{"", "bad"}}), StorageError);
+    CHECK(open_hdf5_objects() == before);
+    CHECK_FALSE(std::filesystem::exists(dir + "/log.h5.tmp"));
+    CHECK_FALSE(std::filesystem::exists(dir + "/log.h5"));
+    CHECK_THROWS(log->write_array("samples/c", at::zeros({2})));
   }
+  {
+    // The same on a published log: a dataset below a dataset fails while creating the path;
+    // log.h5 keeps what was published before.
+    auto log = RunLog::create(dir + "/log.h5", {{"name", "x"}});
+    log->declare_table("train", {"step", "loss"});
+    log->start_swmr();
+    log->append_row("train", {1, 0.5});
+    log->write_array("samples/b", at::zeros({2}));
+    log->close();
+  }
+  {
+    auto log = RunLog::resume(dir + "/log.h5", 10, {{"name", "x"}});
+    log->declare_table("train", {"step", "loss"});
+    log->start_swmr();
+    CHECK_THROWS_AS(log->write_array("samples/b/c", at::zeros({2})), StorageError);
+    CHECK(open_hdf5_objects() == before);
+  }
+  CHECK(RunLog::read_column(dir + "/log.h5", "train/step") == std::vector<double>{1});
   CHECK_THROWS(write_h5_file(dir + "/s.h5", "x", at::zeros({2}), {{"", "bad"}}));
   CHECK_FALSE(std::filesystem::exists(dir + "/s.h5"));
   CHECK_THROWS(RunLog::read_column(dir + "/log.h5", "train/nothing"));
