@@ -289,7 +289,7 @@ double Config::get_double(const std::string& key, double def, double lo, double 
     } catch (const YAML::Exception&) {
       fail(key, "expected a number, got '" + n.Scalar() + "'");
     }
-    if (std::isnan(v)) fail(key, "expected a number, got NaN");
+    if (!std::isfinite(v)) fail(key, "expected a finite number, got " + n.Scalar());
   }
   if (v < lo || v > hi) fail(key, "must be in [" + fmt_num(lo) + ", " + fmt_num(hi) + "], got " + fmt_num(v));
   record(key, YAML::Node(v));
@@ -397,6 +397,7 @@ Config::NumberArray Config::get_array(const std::string& key) const {
       if (out.values.empty()) out.shape.resize(depth);
       try {
         out.values.push_back(node.as<double>());
+        if (!std::isfinite(out.values.back())) fail(key, "expected finite numbers, got " + node.Scalar());
       } catch (const YAML::Exception&) {
         fail(key, "expected numbers, got '" + node.Scalar() + "'");
       }

@@ -157,6 +157,10 @@ ImageArray read_hdf5_images(const std::string& path, const std::string& dataset,
   };
   ImageArray a;
   a.images = read(dataset, true);
+  if (a.images.is_floating_point() && !at::isfinite(a.images).all().item<bool>())
+    throw DataError(path + ": dataset '" + dataset + "' holds " +
+                    std::to_string((~at::isfinite(a.images)).sum().item<int64_t>()) +
+                    " non-finite values (NaN or infinite); fix the data or drop those images");
   if (!labels_dataset.empty()) a.labels = read(labels_dataset, false);
   size_t want = layout == "NHW" ? 3 : 4;
   if (static_cast<size_t>(a.images.dim()) != want)

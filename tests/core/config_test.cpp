@@ -105,3 +105,12 @@ TEST_CASE("an override of an unknown key is reported as from the command line", 
   c.at("run").get_int("seed", 0);
   CHECK_THAT(error_of([&] { c.check_unused(); }), Contains("<command line>: run.sed: unknown key"));
 }
+
+TEST_CASE("non-finite numbers in a config are refused, naming the key", "[core][config][reliability]") {
+  Config c = Config::from_string("train:\n  lr: .inf\n  clip: .nan\n  decay: -.inf\nmodel:\n  means: [[0, 1], [.nan, 2]]\n",
+                                 "n.yaml");
+  CHECK_THAT(error_of([&] { c.at("train").get_positive("lr", 1); }), Contains("n.yaml:2: train.lr: expected a finite number, got .inf"));
+  CHECK_THAT(error_of([&] { c.at("train").get_double("clip", 1, 0); }), Contains("n.yaml:3: train.clip: expected a finite number"));
+  CHECK_THAT(error_of([&] { c.at("train").get_double("decay", 1); }), Contains("train.decay: expected a finite number"));
+  CHECK_THAT(error_of([&] { c.at("model").get_array("means"); }), Contains("model.means: expected finite numbers, got .nan"));
+}

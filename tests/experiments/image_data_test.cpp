@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <cmath>
+
 #include <filesystem>
 #include <fstream>
 
@@ -92,6 +94,12 @@ TEST_CASE("CIFAR-10 binary batches and HDF5 image files are read in their layout
   CHECK(at::allclose(h.images, nhwc.permute({0, 3, 1, 2}).to(at::kFloat) / 255.0));
   CHECK_THAT(error_of([&] { read_hdf5_images(dir + "/imgs.h5", "images", "NHW", ""); }), Contains("layout NHW needs 3"));
   CHECK_THAT(error_of([&] { read_hdf5_images(dir + "/imgs.h5", "pixels", "NHWC", ""); }), Contains("no dataset 'pixels'"));
+  // Non-finite pixels are refused, not trained on.
+  at::Tensor bad = nhwc.to(at::kFloat) / 255.0;
+  bad[1][2][3][0] = std::nanf("");
+  bad[0][0][0][1] = INFINITY;
+  write_h5_file(dir + "/bad.h5", "images", bad);
+  CHECK_THAT(error_of([&] { read_hdf5_images(dir + "/bad.h5", "images", "NHWC", ""); }), Contains("holds 2 non-finite values"));
 }
 
 TEST_CASE("the loader shuffles whole epochs, prefetches the same stream, and transforms", "[experiments][data]") {
