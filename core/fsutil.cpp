@@ -3,9 +3,11 @@
 #include "core/error.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <ctime>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -81,6 +83,42 @@ int remove_stale_temporaries(const std::string& dir) {
     if (fs::remove(e.path(), ec)) ++removed;
   }
   return removed;
+}
+
+DirLock::DirLock(const std::string& dir, const std::string& what) {
+  const std::string path = dir + "/.lock";
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw StorageError(storage_message(path, std::strerror(errno)));
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    std::string holder = read_text(path);
+    while (!holder.empty() && holder.back() == '\n') holder.pop_back();
+    ::close(fd_);
+    fd_ = -1;
+    throw ConfigError(dir + ": this " + what + " is in use by " + (holder.empty() ? "another process" : holder) +
+                      "; wait for it to end (or stop it), or use another directory");
+  }
+  char host[256] = "?";
+  ::gethostname(host, sizeof host - 1);
+  char when[64];
+  const std::time_t now = std::time(nullptr);
+  std::strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", std::localtime(&now));
+  const std::string text = "process " + std::to_string(::getpid()) + " on " + host + " since " + when + "\n";
+  if (::ftruncate(fd_, 0) == 0) {
+    ssize_t ignored = ::pwrite(fd_, text.data(), text.size(), 0);
+    (void)ignored;
+  }
+}
+
+DirLock::~DirLock() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+bool DirLock::held(const std::string& dir) {
+  int fd = ::open((dir + "/.lock").c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool busy = ::flock(fd, LOCK_EX | LOCK_NB) != 0;
+  ::close(fd);
+  return busy;
 }
 
 }  // namespace scorelab

@@ -12,6 +12,23 @@ void atomic_publish(const std::string& path, const std::function<void(const std:
 
 void atomic_write_text(const std::string& path, const std::string& text);
 
+// An exclusive lock on a directory's `.lock` file (flock: released when the process ends,
+// however it ends). The file names the holder (pid, host, start time) for the message a second
+// claimant gets. Not inherited by child processes.
+class DirLock {
+ public:
+  // Takes the lock or throws ConfigError "<dir> is in use by <holder>" (`what`: "sweep", "run").
+  DirLock(const std::string& dir, const std::string& what);
+  ~DirLock();
+  DirLock(const DirLock&) = delete;
+  DirLock& operator=(const DirLock&) = delete;
+  // Whether `dir`'s lock is held now by some process (tests).
+  static bool held(const std::string& dir);
+
+ private:
+  int fd_ = -1;
+};
+
 // Removes the temporary files atomic_publish leaves when its process is killed mid-write
 // (".<name>.tmp<digits>" in `dir`); returns how many.
 int remove_stale_temporaries(const std::string& dir);

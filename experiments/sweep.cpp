@@ -1,10 +1,16 @@
 #include "experiments/sweep.h"
 
+#include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
+#include <ctime>
+
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -18,6 +24,7 @@
 #include "core/device.h"
 #include "core/fsutil.h"
 #include "core/h5log.h"
+#include "core/signals.h"
 #include "experiments/run_spec.h"
 
 namespace scorelab {
@@ -217,7 +224,44 @@ void validate(SweepPlan& pl) {
   }
 }
 
-// The valid points as child processes, `jobs` at a time.
+// Runs `args` (args[0]: the executable) with stdout and stderr appended to `log`; returns its
+// exit code (128 + signal if a signal ended it). The child is sent SIGTERM if the sweep dies
+// (PR_SET_PDEATHSIG: a SIGKILLed sweep leaves no orphan training), and is forwarded SIGINT /
+// SIGTERM the sweep receives (it then checkpoints and stops; core/signals.h).
+int run_child(const std::vector<std::string>& args, const std::string& log) {
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  const pid_t parent = getpid();
+  const pid_t pid = fork();
+  if (pid < 0) throw std::runtime_error("sweep: fork failed");
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) _exit(128 + SIGTERM);  // the sweep died before the prctl
+    setpgid(0, 0);  // its own group: a terminal's Ctrl-C reaches the sweep, which forwards it once
+    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) _exit(127);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  bool forwarded = false;
+  for (;;) {
+    int status = 0;
+    const pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (r < 0) return -1;
+    if (const int sig = stop_signal(); sig && !forwarded) {
+      kill(pid, sig);
+      forwarded = true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+// The valid points as child processes, `jobs` at a time. Each point's output is appended to
+// logs/<point>.log under a header per attempt, so a re-run keeps what earlier attempts said.
 void run_points(SweepPlan& pl, const SweepOptions& o) {
   const int jobs = std::max(1, o.jobs);
   int threads = std::max(1, available_cores() / jobs);
@@ -226,23 +270,35 @@ void run_points(SweepPlan& pl, const SweepOptions& o) {
     for (size_t i; (i = next++) < pl.points.size();) {
       SweepPoint& p = pl.points[i];
       if (p.status == "failed") continue;
-      std::string cmd = quote(o.exe.empty() ? self_exe() : o.exe) + " train " + quote(pl.base);
-      for (const auto& ov : p.overrides) cmd += " " + quote(ov);
-      if (jobs > 1) cmd += " " + quote("run.threads=" + std::to_string(threads));
-      std::string log = pl.out_dir + "/logs/" + p.name + ".log";
-      int status = std::system((cmd + " > " + quote(log) + " 2>&1").c_str());
-      int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+      if (stop_signal()) {
+        p.status = "stopped";
+        p.error = std::string("the sweep was stopped by ") + signal_name(stop_signal()) + " before this point started";
+        continue;
+      }
+      std::vector<std::string> args{o.exe.empty() ? self_exe() : o.exe, "train", pl.base};
+      for (const auto& ov : p.overrides) args.push_back(ov);
+      if (jobs > 1) args.push_back("run.threads=" + std::to_string(threads));
+      const std::string log = pl.out_dir + "/logs/" + p.name + ".log";
+      {
+        const std::time_t now = std::time(nullptr);
+        char when[64];
+        std::strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", std::localtime(&now));
+        std::ofstream(log, std::ios::app) << "=== attempt at " << when << ": scorelab train " << pl.base << " ... ===\n";
+      }
+      const int code = run_child(args, log);
       if (code == 0) {
         p.status = "done";
       } else {
-        p.status = "failed";
+        p.status = code > 128 && code == 128 + stop_signal() ? "stopped" : "failed";
         p.error = "exit code " + std::to_string(code) + ": " + tail_of(log, 3);
       }
     }
   };
+  install_stop_handlers();
   std::vector<std::thread> pool;
   for (int j = 0; j < jobs; ++j) pool.emplace_back(worker);
   for (auto& t : pool) t.join();
+  remove_stop_handlers();
   for (auto& p : pl.points)
     if (p.status == "done") read_metrics(p, pl.out_dir + "/" + p.name + "/log.h5");
 }
@@ -320,6 +376,7 @@ std::vector<SweepPoint> run_sweep(const std::string& path, const SweepOptions& o
     emit_slurm(pl, o);
     return pl.points;
   }
+  DirLock lock(pl.out_dir, "sweep");  // a second copy of this sweep refuses, naming the holder
   validate(pl);
   run_points(pl, o);
   write_summary(pl);
@@ -328,6 +385,12 @@ std::vector<SweepPoint> run_sweep(const std::string& path, const SweepOptions& o
 
 int command_sweep(const std::string& path, const SweepOptions& o) {
   auto points = run_sweep(path, o);
+  for (const auto& p : points)
+    if (p.status == "stopped") {
+      std::cerr << "sweep stopped: points that did not finish continue from their checkpoints when the same "
+                   "command runs again\n";
+      return 128 + (stop_signal() ? stop_signal() : SIGINT);
+    }
   for (const auto& p : points)
     if (p.status == "failed") return 1;
   return 0;

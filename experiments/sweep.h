@@ -21,7 +21,7 @@ namespace scorelab {
 struct SweepPoint {
   std::string name;                    // run directory name, from the overrides
   std::vector<std::string> overrides;  // key.path=value
-  std::string status;                  // done | failed | planned
+  std::string status;                  // done | failed | stopped (by a signal) | planned
   std::string error;
   std::vector<std::pair<std::string, double>> metrics;
 };

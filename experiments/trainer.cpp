@@ -139,10 +139,6 @@ TrainSummary train(Experiment& ex) {
   const std::string log_path = sum.run_dir + "/log.h5";
   const std::string ckpt_path = sum.run_dir + "/checkpoints/last.pt";
   const bool resuming = ex.train.resume && fs::exists(ckpt_path);
-  if (ex.train.resume) {  // what a killed writer left: checkpoint and config temporaries
-    remove_stale_temporaries(sum.run_dir + "/checkpoints");
-    remove_stale_temporaries(sum.run_dir);
-  }
 
   // Decide what to do before writing anything.
   if ((fs::exists(log_path) || fs::exists(ckpt_path)) && !ex.train.resume)
@@ -154,6 +150,13 @@ TrainSummary train(Experiment& ex) {
     ex.cfg.at("train").fail("steps", "the model is exact (an oracle) and has nothing to train; set train.steps=0 "
                                      "to evaluate its samples");
   if (!model->module()) return evaluate_only(ex, *model);
+  // One process per run directory (two copies of a run, or of a sweep, would corrupt it).
+  fs::create_directories(sum.run_dir);
+  DirLock lock(sum.run_dir, "run");
+  if (ex.train.resume) {  // what a killed writer left: checkpoint and config temporaries
+    remove_stale_temporaries(sum.run_dir + "/checkpoints");
+    remove_stale_temporaries(sum.run_dir);
+  }
   torch::nn::Module& net = *model->module();
   TrainingState st(ex, net);
   CheckpointMeta meta;

@@ -1,5 +1,11 @@
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -11,6 +17,7 @@
 
 using namespace scorelab;
 namespace fs = std::filesystem;
+using Catch::Matchers::Contains;
 
 namespace {
 void write_base(const std::string& dir) {
@@ -110,4 +117,57 @@ TEST_CASE("a sweep validates every point before running any, and runs each valid
         std::vector<std::string>{points[0].name, points[1].name, points[2].name});
   CHECK(RunLog::read_strings(dir + "/out/sweep.h5", "points/status")[1] == "failed");
   CHECK_THROWS(RunLog::read_column(dir + "/out/sweep.h5", "points/step"));
+}
+
+TEST_CASE("a sweep is locked against a second copy; SIGKILLing it ends its training; the re-run finishes the rest",
+          "[experiments][sweep][reliability]") {
+  std::string dir = test::scratch_dir("sweep_kill");
+  std::ofstream(dir + "/base.yaml") << test::tiny_run_yaml(dir + "/unused", "base", 6000);
+  std::ofstream(dir + "/s.yaml") << "base: base.yaml\nout_dir: out\ngrid:\n  train: {lr: [0.001, 0.002]}\n";
+  const std::string out = dir + "/out";
+  pid_t sweep = fork();
+  REQUIRE(sweep >= 0);
+  if (sweep == 0) {
+    int fd = open((dir + "/sweep1.txt").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    if (chdir(dir.c_str()) != 0) _exit(126);
+    execl(SCORELAB_BIN, SCORELAB_BIN, "sweep", "s.yaml", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  // Wait until the first point trains (its run directory locked, a checkpoint written).
+  std::string first;
+  for (int i = 0; i < 600 && first.empty(); ++i) {
+    usleep(50000);
+    if (!fs::exists(out)) continue;
+    for (const auto& e : fs::directory_iterator(out))
+      if (e.is_directory() && fs::exists(e.path() / "checkpoints/last.pt") && DirLock::held(e.path().string()))
+        first = e.path().string();
+  }
+  REQUIRE_FALSE(first.empty());
+  CHECK(DirLock::held(out));
+  // A second copy refuses at once, naming the holder.
+  const std::string second = "cd " + dir + " && " + SCORELAB_BIN + " sweep s.yaml > sweep2.txt 2>&1";
+  int status = std::system(second.c_str());
+  CHECK(WEXITSTATUS(status) == 2);
+  CHECK_THAT(read_text(dir + "/sweep2.txt"), Contains("in use by process " + std::to_string(sweep)));
+  // SIGKILL the sweep: its training child gets SIGTERM, checkpoints and ends (no orphan).
+  kill(sweep, SIGKILL);
+  waitpid(sweep, nullptr, 0);
+  bool ended = false;
+  for (int i = 0; i < 400 && !ended; ++i) {
+    usleep(50000);
+    ended = !DirLock::held(first);
+  }
+  CHECK(ended);
+  // The re-run completes every point; the interrupted point resumed, its log keeps both attempts.
+  status = std::system(("cd " + dir + " && " + SCORELAB_BIN + " sweep s.yaml > sweep3.txt 2>&1").c_str());
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(RunLog::read_column(out + "/sweep.h5", "points/failed") == std::vector<double>{0, 0});
+  const std::string log = read_text(out + "/logs/" + fs::path(first).filename().string() + ".log");
+  size_t attempts = 0;
+  for (size_t at = log.find("=== attempt"); at != std::string::npos; at = log.find("=== attempt", at + 1)) ++attempts;
+  CHECK(attempts == 2);
+  CHECK_THAT(log, Contains("SIGTERM after step"));
+  CHECK_THAT(log, Contains("resuming"));
 }
