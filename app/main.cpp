@@ -106,6 +106,7 @@ int sweep_main(const std::vector<std::string>& args) {
   if (!p.overrides.empty()) throw po::error("sweep takes no overrides: put them under `overrides:` in the file");
   scorelab::SweepOptions o;
   o.jobs = p.vm["jobs"].as<int>();
+  if (o.jobs < 1) throw scorelab::ConfigError("--jobs (-j): must be >= 1, got " + std::to_string(o.jobs));
   o.emit = p.vm["emit"].as<std::string>();
   if (!o.emit.empty() && o.emit != "slurm") throw po::error("--emit takes 'slurm'");
   return scorelab::command_sweep(p.input, o);

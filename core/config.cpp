@@ -94,6 +94,25 @@ std::map<std::string, std::string> leaves(const YAML::Node& root) {
   return out;
 }
 
+// YAML maps keep a repeated key twice and lookups see the first: a repeated key is refused.
+void check_duplicate_keys(const YAML::Node& node, const std::string& path, const std::string& source) {
+  if (node.IsSequence()) {
+    for (size_t i = 0; i < node.size(); ++i) check_duplicate_keys(node[i], path + "." + std::to_string(i), source);
+    return;
+  }
+  if (!node.IsMap()) return;
+  std::map<std::string, int> seen;  // key -> line
+  for (const auto& kv : node) {
+    const std::string key = kv.first.Scalar(), full = path.empty() ? key : path + "." + key;
+    const int line = kv.first.Mark().line + 1;
+    auto [it, fresh] = seen.emplace(key, line);
+    if (!fresh)
+      throw ConfigError(source + ":" + std::to_string(line) + ": " + full + ": duplicate key (first at line " +
+                        std::to_string(it->second) + ")");
+    check_duplicate_keys(kv.second, full, source);
+  }
+}
+
 }  // namespace
 
 Config::Config(std::shared_ptr<State> s, std::string prefix) : s_(std::move(s)), prefix_(std::move(prefix)) {}
@@ -109,6 +128,7 @@ Config Config::from_string(const std::string& yaml, const std::string& source,
   }
   if (!s->root.IsDefined() || s->root.IsNull()) s->root = YAML::Node(YAML::NodeType::Map);
   if (!s->root.IsMap()) throw ConfigError(source + ":1: the top level must be a mapping of sections");
+  check_duplicate_keys(s->root, "", source);
   s->resolved = YAML::Node(YAML::NodeType::Map);
 
   for (const auto& ov : overrides) {

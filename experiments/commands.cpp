@@ -44,6 +44,14 @@ namespace {
 void refuse_overwrite(const std::string& out, bool force) {
   if (!out.empty() && !force && fs::exists(out))
     throw DataError(out + ": exists; pass --force to overwrite it, or choose another -o");
+  // The directory it goes in may be created, but not below a file.
+  for (fs::path p = fs::path(out).parent_path(); !p.empty(); p = p.parent_path()) {
+    if (fs::exists(p)) {
+      if (!fs::is_directory(p)) throw DataError(out + ": " + p.string() + " is a file, not a directory; choose another -o");
+      break;
+    }
+    if (p == p.parent_path()) break;
+  }
 }
 }  // namespace
 

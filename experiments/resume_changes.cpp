@@ -47,18 +47,21 @@ bool is_run_control_key(const std::string& key) {
   return false;
 }
 
-std::string check_resume_changes(const Config& cfg, const std::vector<std::string>& allowed,
-                                 const std::string& recorded_yaml, int64_t step) {
+void check_allow_changes(const Config& cfg, const std::vector<std::string>& allowed) {
   const std::map<std::string, std::string> keys = Config::yaml_leaves(cfg.resolved_yaml());
-  std::string problems, first_key;
+  std::string unknown;
   for (const auto& entry : allowed) {
     bool known = false;
     for (const auto& kv : keys) known = known || covers(entry, kv.first);
-    if (!known) {
-      problems += "\n  train.allow_changes: '" + entry + "' is no key or section of this config";
-      if (first_key.empty()) first_key = "train.allow_changes";
-    }
+    if (!known) unknown += (unknown.empty() ? "'" : ", '") + entry + "'";
   }
+  if (!unknown.empty()) cfg.fail("train.allow_changes", unknown + ": no key or section of this config");
+}
+
+std::string check_resume_changes(const Config& cfg, const std::vector<std::string>& allowed,
+                                 const std::string& recorded_yaml, int64_t step) {
+  check_allow_changes(cfg, allowed);
+  std::string problems, first_key;
   std::string amendments;
   for (const auto& c : config_changes(recorded_yaml, cfg.resolved_yaml())) {
     bool ok = is_run_control_key(c.key);

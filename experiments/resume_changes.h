@@ -26,6 +26,10 @@ std::vector<ConfigChange> config_changes(const std::string& recorded_yaml, const
 // keep_checkpoints/on_nonfinite, data.prefetch, eval.*, sample.*.
 bool is_run_control_key(const std::string& key);
 
+// Throws ConfigError naming every entry of train.allow_changes that is no key or section of
+// `cfg` (resolved).
+void check_allow_changes(const Config& cfg, const std::vector<std::string>& allowed);
+
 // Checks `cfg` (resolved) against the config recorded at checkpoint step `step`: throws
 // ConfigError naming every hyper-parameter changed without train.allow_changes (and every entry
 // of train.allow_changes that is no key of the config); returns the amendments to record (YAML

@@ -11,8 +11,10 @@ namespace {
 void parse_run(RunSpec& s, const Config& cfg, const std::string& default_name) {
   Config run = cfg.at("run");
   s.run.name = run.get_string("name", default_name);
-  if (s.run.name.empty() || s.run.name.find('/') != std::string::npos || s.run.name == "." || s.run.name == "..")
-    run.fail("name", "must be a non-empty directory name without '/', got '" + s.run.name + "'");
+  if (s.run.name.empty() || s.run.name.find('/') != std::string::npos || s.run.name[0] == '.' ||
+      s.run.name.size() > 200 || s.run.name.find('\0') != std::string::npos)
+    run.fail("name", "must be a directory name of 1 to 200 characters, without '/' and not starting with '.', got '" +
+                         s.run.name.substr(0, 60) + (s.run.name.size() > 60 ? "...'" : "'"));
   s.run.out_dir = run.get_string("out_dir", s.run.out_dir);
   s.run.seed = static_cast<uint64_t>(run.get_int("seed", 0, 0));
   s.device = select_device(run);

@@ -150,13 +150,11 @@ TrainSummary train(Experiment& ex) {
     ex.cfg.at("train").fail("steps", "the model is exact (an oracle) and has nothing to train; set train.steps=0 "
                                      "to evaluate its samples");
   if (!model->module()) return evaluate_only(ex, *model);
-  // One process per run directory (two copies of a run, or of a sweep, would corrupt it).
-  fs::create_directories(sum.run_dir);
-  DirLock lock(sum.run_dir, "run");
-  if (ex.train.resume) {  // what a killed writer left: checkpoint and config temporaries
+  check_allow_changes(ex.cfg, ex.train.allow_changes);
+  auto remove_temporaries = [&] {  // what a killed writer left: checkpoint and config temporaries
     remove_stale_temporaries(sum.run_dir + "/checkpoints");
     remove_stale_temporaries(sum.run_dir);
-  }
+  };
   torch::nn::Module& net = *model->module();
   TrainingState st(ex, net);
   CheckpointMeta meta;
@@ -172,6 +170,7 @@ TrainSummary train(Experiment& ex) {
                 << "); nothing to do\n";
       sum.already_finished = true;
       sum.final_step = meta.step;
+      remove_temporaries();
       return sum;
     }
   }
@@ -181,6 +180,11 @@ TrainSummary train(Experiment& ex) {
             << " parameters, device " << ex.device.str() << "\n";
   sum.threads = choose_threads(ex, *model, st);
 
+  // Everything is checked: from here on the run writes. One process per run directory (two
+  // copies of a run, or of a sweep, would corrupt it).
+  fs::create_directories(sum.run_dir);
+  DirLock lock(sum.run_dir, "run");
+  remove_temporaries();
   fs::create_directories(sum.run_dir + "/checkpoints");
   fs::create_directories(sum.run_dir + "/samples");
   // config.yaml is the run's config as it started; a resume's changes go to log.h5's amendments.

@@ -64,9 +64,12 @@ GaussianMixture GaussianMixture::from(const Config& cfg) {
     g.weights = to_tensor(cfg.get_array("weights"));
     if (g.weights.dim() != 1 || g.weights.size(0) != K)
       cfg.fail("weights", "expected " + std::to_string(K) + " weights, one per mean");
-    if (g.weights.min().item<double>() < 0 || g.weights.sum().item<double>() <= 0)
-      cfg.fail("weights", "weights must be >= 0 with a positive sum");
-    g.weights = g.weights / g.weights.sum();
+    const double total = g.weights.sum().item<double>();
+    if (g.weights.min().item<double>() < 0) cfg.fail("weights", "weights must be >= 0");
+    // Not silently renormalised: weights that do not sum to 1 are a typo more often than not.
+    if (std::abs(total - 1.0) > 1e-6)
+      cfg.fail("weights", "weights must sum to 1, got " + std::to_string(total) + " (write the normalised weights)");
+    g.weights = g.weights / total;
   } else {
     g.weights = at::full({K}, 1.0 / K, at::kDouble);
   }
