@@ -1,8 +1,10 @@
 #include "experiments/run_spec.h"
 
 #include <algorithm>
+#include <functional>
 
 #include "core/device.h"
+#include "core/error.h"
 
 namespace scorelab {
 
@@ -101,21 +103,47 @@ void parse_likelihood(RunSpec& s, const Config& lik) {
 
 RunSpec RunSpec::from(const Config& cfg, const std::string& default_name, const Registries& reg) {
   RunSpec s{cfg};
-  parse_run(s, cfg, default_name);
-  parse_train(s.train, cfg.at("train"));
-  s.data_info = *reg.data_info.build(cfg.at("data"), "");
-  s.sde = reg.sde.build(cfg.at("sde"), "vp");
-  reg.model.check(cfg.at("model"), "mlp", ModelContext{s.sde, s.data_info.shape, s.run.seed});
-  reg.loss.check(cfg.at("loss"), "dsm", LossContext{s.sde, s.data_info.shape});
-  reg.sampler.check(cfg.at("sample"), "euler_maruyama", *s.sde);
-  Config sample = cfg.at("sample");
-  s.sample.n = sample.get_int("n", s.sample.n, 1);
-  s.sample.batch_size = sample.get_int("batch_size", s.sample.batch_size, 0);
-  s.sample.use_ema = sample.get_bool("use_ema", s.sample.use_ema);
-  parse_eval(s, cfg.at("eval"), reg.metric);
-  parse_classifier(s, cfg);
-  parse_likelihood(s, cfg.at("likelihood"));
-  cfg.check_unused();
+  // Every section is checked, and every error reported at once; a section whose inputs failed
+  // (the model without a data shape or an SDE) is skipped, and unknown keys are listed only
+  // when nothing else failed (a skipped section's keys were never read).
+  std::vector<std::string> errors;
+  auto section = [&](const std::function<void()>& parse) {
+    try {
+      parse();
+      return true;
+    } catch (const ConfigError& e) {
+      errors.push_back(e.what());
+    } catch (const DataError& e) {
+      errors.push_back(e.what());
+    }
+    return false;
+  };
+  section([&] { parse_run(s, cfg, default_name); });
+  section([&] { parse_train(s.train, cfg.at("train")); });
+  const bool data_ok = section([&] { s.data_info = *reg.data_info.build(cfg.at("data"), ""); });
+  const bool sde_ok = section([&] { s.sde = reg.sde.build(cfg.at("sde"), "vp"); });
+  if (data_ok && sde_ok) {
+    section([&] { reg.model.check(cfg.at("model"), "mlp", ModelContext{s.sde, s.data_info.shape, s.run.seed}); });
+    section([&] { reg.loss.check(cfg.at("loss"), "dsm", LossContext{s.sde, s.data_info.shape}); });
+  }
+  if (sde_ok)
+    section([&] {
+      reg.sampler.check(cfg.at("sample"), "euler_maruyama", *s.sde);
+      Config sample = cfg.at("sample");
+      s.sample.n = sample.get_int("n", s.sample.n, 1);
+      s.sample.batch_size = sample.get_int("batch_size", s.sample.batch_size, 0);
+      s.sample.use_ema = sample.get_bool("use_ema", s.sample.use_ema);
+    });
+  if (data_ok && sde_ok && section([&] { parse_eval(s, cfg.at("eval"), reg.metric); }))
+    section([&] { parse_classifier(s, cfg); });
+  if (data_ok) section([&] { parse_likelihood(s, cfg.at("likelihood")); });
+  if (errors.empty()) section([&] { cfg.check_unused(); });
+  if (errors.size() == 1) throw ConfigError(errors[0]);
+  if (!errors.empty()) {
+    std::string all = std::to_string(errors.size()) + " errors:";
+    for (const auto& e : errors) all += "\n  " + e;
+    throw ConfigError(all);
+  }
   return s;
 }
 

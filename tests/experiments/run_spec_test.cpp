@@ -84,3 +84,19 @@ TEST_CASE("an image spec reads only the files' headers", "[experiments][spec]") 
   CHECK(spec.data_info.labelled);
   CHECK_THROWS_WITH(build_experiment(spec), Catch::Contains("truncated"));
 }
+
+TEST_CASE("config errors in several sections are all reported at once", "[experiments][spec][reliability]") {
+  Config cfg = Config::from_string("run: {name: e}\ntrain: {lr: -1}\nmodel: {hidden: 0}\nsample: {steps: 0}\n"
+                                   "eval: {n: 0}\ndata: {type: eight_gaussians}\n", "e.yaml");
+  std::string message;
+  try {
+    RunSpec::from(cfg, "e");
+  } catch (const ConfigError& err) {
+    message = err.what();
+  }
+  CHECK_THAT(message, Catch::Contains("4 errors:"));
+  CHECK_THAT(message, Catch::Contains("e.yaml:2: train.lr: must be > 0"));
+  CHECK_THAT(message, Catch::Contains("e.yaml:3: model.hidden: must be in"));
+  CHECK_THAT(message, Catch::Contains("e.yaml:4: sample.steps: must be"));
+  CHECK_THAT(message, Catch::Contains("e.yaml:5: eval.n: must be"));
+}
