@@ -51,7 +51,8 @@ std::string storage_message(const std::string& path, const std::string& cause) {
   if (err == ENOSPC || err == EFBIG || err == EDQUOT) why += ": " + std::string(std::strerror(err));
   return "could not write " + path + " (" + why +
          "). Is the disk full, or a file-size limit or quota reached? What was written before is intact "
-         "(the previous checkpoint, the log up to its last flush); free space and resume with train.resume=true.";
+         "(the previous checkpoint, the log up to its last flush); free space and run the command again "
+         "(training continues with train.resume=true).";
 }
 
 void atomic_write_text(const std::string& path, const std::string& text) {

@@ -6,6 +6,7 @@
 #include <H5Cpp.h>
 
 #include <filesystem>
+#include <fstream>
 #include <optional>
 #include <stdexcept>
 
@@ -442,19 +443,22 @@ at::Tensor RunLog::read_array(const std::string& file, const std::string& datase
   });
 }
 
+// A TableFile is built in memory (HDF5's core driver, no backing file) and written out by
+// atomic_publish at commit: HDF5 never writes to disk itself, so a full disk is a clean
+// StorageError from the publish (HDF5 1.10 crashes closing a file whose writes failed).
 TableFile::TableFile(std::string path, const AttrMap& root_attrs) : path_(std::move(path)) {
-  file_ = h5("create " + path_ + ".tmp", [&] { return std::make_unique<H5::H5File>(path_ + ".tmp", H5F_ACC_TRUNC); });
+  file_ = h5("create " + path_ + " in memory", [&] {
+    H5::FileAccPropList fapl;
+    fapl.setCore(1 << 20, /*backing_store=*/false);
+    return std::make_unique<H5::H5File>(path_, H5F_ACC_TRUNC, H5::FileCreatPropList::DEFAULT, fapl);
+  });
   for (const auto& [k, v] : root_attrs) set_string_attr(*file_, k, v);
 }
 
-TableFile::~TableFile() {
-  if (!file_) return;
-  file_.reset();
-  std::error_code ec;
-  std::filesystem::remove(path_ + ".tmp", ec);
-}
+TableFile::~TableFile() { file_.reset(); }
 
 void TableFile::table(const std::string& group, const std::vector<TableColumn>& columns) {
+  if (!file_) throw std::logic_error("TableFile: " + path_ + " is closed");
   h5("write table " + group, [&] {
     ensure_parents(*file_, group);
     H5::Group g = file_->createGroup(group);
@@ -478,12 +482,28 @@ void TableFile::table(const std::string& group, const std::vector<TableColumn>& 
 
 void TableFile::array(const std::string& name, const at::Tensor& data, const AttrMap& attrs,
                       const NumAttrMap& num_attrs) {
+  if (!file_) throw std::logic_error("TableFile: " + path_ + " is closed");
   write_array_to(*file_, name, data, attrs, num_attrs);
 }
 
 void TableFile::commit() {
+  if (!file_) throw std::logic_error("TableFile: " + path_ + " is closed");
+  std::vector<char> image = h5("write " + path_, [&] {
+    file_->flush(H5F_SCOPE_GLOBAL);
+    const ssize_t n = H5Fget_file_image(file_->getId(), nullptr, 0);
+    if (n < 0) throw std::runtime_error("HDF5: no file image of " + path_);
+    std::vector<char> bytes(static_cast<size_t>(n));
+    if (H5Fget_file_image(file_->getId(), bytes.data(), bytes.size()) != n)
+      throw std::runtime_error("HDF5: file image of " + path_ + " is short");
+    return bytes;
+  });
   file_.reset();
-  std::filesystem::rename(path_ + ".tmp", path_);
+  atomic_publish(path_, [&](const std::string& tmp) {
+    std::ofstream out(tmp, std::ios::binary);
+    out.write(image.data(), static_cast<std::streamsize>(image.size()));
+    out.close();
+    if (!out) throw std::runtime_error("cannot write " + tmp);
+  });
 }
 
 void write_h5_file(const std::string& path, const std::string& name, const at::Tensor& data, const AttrMap& attrs,

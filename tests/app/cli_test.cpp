@@ -304,4 +304,14 @@ TEST_CASE("a full disk (a file-size limit) ends training with exit 2 and a clear
   Run r = run_cli("train " + cfg + " train.resume=true train.steps=300", dir);
   CHECK(r.code == 0);
   CHECK(load_checkpoint(ckpt, nullptr, nullptr, nullptr).step == 300);
+  // A comparison's result file (HDF5, ~200 KB) on the same limit: exit 2, no temporary file.
+  write_config(dir, "c.yaml", "source: " + std::string(SCORELAB_SOURCE_DIR) + "/experiments/configs/oracle_gmm.yaml\n"
+               "n: 2000\nreference_n: 2000\nout_dir: cmp\nsamplers:\n  - {type: euler_maruyama, steps: [10, 30]}\n"
+               "  - {type: ode, method: euler, steps: [10, 30]}\n");
+  const int cstatus = std::system(("cd " + dir + " && bash -c \"ulimit -f 40; trap '' XFSZ; exec " +
+                                   std::string(SCORELAB_BIN) + " compare c.yaml --quiet\" > cout.txt 2> cerr.txt").c_str());
+  CHECK(WEXITSTATUS(cstatus) == 2);
+  CHECK_THAT(read_text(dir + "/cerr.txt"), Contains("could not write cmp/compare.h5"));
+  for (const auto& e : fs::recursive_directory_iterator(dir + "/cmp"))
+    CHECK(e.path().filename().string().find(".tmp") == std::string::npos);
 }
