@@ -57,7 +57,7 @@ TEST_CASE("help exits 0 and lists the commands", "[app][cli]") {
   CHECK_THAT(r.out, Contains(std::string("scorelab ") + SCORELAB_VERSION) && Contains("LibTorch"));
 }
 
-TEST_CASE("progress goes to stderr, results to stdout; --quiet silences progress", "[app][cli]") {
+TEST_CASE("progress goes to stderr, results to stdout, --quiet silences progress", "[app][cli]") {
   std::string dir = test::scratch_dir("cli_progress");
   std::string cfg = write_config(dir, "p.yaml", test::tiny_run_yaml(dir + "/runs", "p", 100));
   Run r = run_cli("train " + cfg, dir);
@@ -99,7 +99,7 @@ TEST_CASE("a bad config exits 2, names file:line: key, and writes nothing", "[ap
   CHECK_THAT(r.err, Contains("nope.yaml: cannot open config file"));
 }
 
-TEST_CASE("a non-finite loss stops training before any checkpoint is written; skip mode counts the steps",
+TEST_CASE("a non-finite loss stops training before any checkpoint is written, skip mode counts the steps",
           "[app][cli][reliability]") {
   std::string dir = test::scratch_dir("cli_nonfinite");
   std::string cfg = write_config(dir, "t.yaml", test::tiny_run_yaml(dir + "/runs", "t", 100));
@@ -128,7 +128,7 @@ TEST_CASE("a non-finite loss stops training before any checkpoint is written; sk
   for (const auto& e : ema) CHECK(at::isfinite(e).all().item<bool>());
 }
 
-TEST_CASE("SIGINT and SIGTERM stop training after a checkpoint of the current step; the run resumes",
+TEST_CASE("SIGINT and SIGTERM stop training after a checkpoint of the current step, the run resumes",
           "[app][cli][reliability]") {
   std::string dir = test::scratch_dir("cli_signal");
   for (int sig : {SIGINT, SIGTERM}) {
@@ -172,7 +172,7 @@ TEST_CASE("SIGINT and SIGTERM stop training after a checkpoint of the current st
   }
 }
 
-TEST_CASE("train then sample from the checkpoint; samples do not depend on the batch size", "[app][cli]") {
+TEST_CASE("train then sample from the checkpoint, samples do not depend on the batch size", "[app][cli]") {
   std::string dir = test::scratch_dir("cli_sample");
   std::string cfg = write_config(dir, "t.yaml", test::tiny_run_yaml(dir + "/runs", "t", 300));
   Run r = run_cli("train " + cfg, dir);
@@ -277,7 +277,7 @@ TEST_CASE("a resume that changes hyper-parameters is refused unless train.allow_
   CHECK_FALSE(fs::exists(dir + "/s.h5"));
 }
 
-TEST_CASE("a full disk (a file-size limit) ends training with exit 2 and a clear message; nothing is lost",
+TEST_CASE("a full disk (a file-size limit) ends training with exit 2 and a clear message, nothing is lost",
           "[app][cli][reliability]") {
   std::string dir = test::scratch_dir("cli_full");
   std::string cfg = write_config(dir, "f.yaml", test::tiny_run_yaml(dir + "/runs", "f", 100));

@@ -16,7 +16,7 @@ TEST_CASE("an unknown type names the file, line, key and the available types", "
   }
 }
 
-TEST_CASE("duplicate registration is an error; lookups list names", "[core][registry]") {
+TEST_CASE("duplicate registration is an error, lookups list names", "[core][registry]") {
   Registry<int> r("thing");
   r.add("a", [](const Config&) { return std::make_shared<int>(1); });
   CHECK_THROWS_AS(r.add("a", [](const Config&) { return std::make_shared<int>(2); }), std::logic_error);

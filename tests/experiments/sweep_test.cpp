@@ -36,7 +36,7 @@ SweepOptions opts(int jobs) {
 }
 }  // namespace
 
-TEST_CASE("a 2x2 sweep makes four runs and a four-row summary; a second call skips them", "[experiments][sweep]") {
+TEST_CASE("a 2x2 sweep makes four runs and a four-row summary, a second call skips them", "[experiments][sweep]") {
   std::string dir = test::scratch_dir("sweep");
   write_base(dir);
   std::ofstream(dir + "/s.yaml") << "base: base.yaml\nout_dir: '" + dir + "/out'\n"
@@ -119,7 +119,7 @@ TEST_CASE("a sweep validates every point before running any, and runs each valid
   CHECK_THROWS(RunLog::read_column(dir + "/out/sweep.h5", "points/step"));
 }
 
-TEST_CASE("a sweep is locked against a second copy; SIGKILLing it ends its training; the re-run finishes the rest",
+TEST_CASE("a sweep is locked against a second copy, SIGKILLing it ends its training, the re-run finishes the rest",
           "[experiments][sweep][reliability]") {
   std::string dir = test::scratch_dir("sweep_kill");
   std::ofstream(dir + "/base.yaml") << test::tiny_run_yaml(dir + "/unused", "base", 6000);
