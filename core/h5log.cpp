@@ -237,9 +237,12 @@ void RunLog::open(const std::string& file, unsigned flags, bool swmr) {
   });
   swmr_ = swmr;
   staging_ = !swmr;
-  for (auto& [g, t] : tables_)
+  for (auto& entry : tables_) {  // (no structured bindings: lambdas cannot capture them in C++17)
+    const std::string& g = entry.first;
+    Table& t = entry.second;
     for (size_t i = 0; i < t.columns.size(); ++i)
       t.datasets[i] = h5("open " + g, [&] { return file_->openDataSet(g + "/" + t.columns[i]); });
+  }
 }
 
 void RunLog::publish(bool keep_open) {
@@ -327,7 +330,9 @@ void RunLog::flush() {
 }
 
 void RunLog::write_pending() {
-  for (auto& [g, t] : tables_) {
+  for (auto& entry : tables_) {
+    const std::string& g = entry.first;
+    Table& t = entry.second;
     if (t.pending.empty()) continue;
     const hsize_t n = t.pending.size();
     for (size_t c = 0; c < t.columns.size(); ++c) {
