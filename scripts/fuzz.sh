@@ -6,7 +6,7 @@
 #   bash scripts/fuzz.sh [SECONDS] [TARGET...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh clang libclang-rt-14-dev
 SECONDS_EACH=${1:-60}
 shift || true
 JOBS=${JOBS:-$(nproc)}

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs everything scorelab needs from Debian packages. Idempotent: packages already
-# present are skipped, so a second run costs a few seconds.
+# present are skipped, so a second run costs a few seconds. Extra package names given as
+# arguments are installed too (scripts/fuzz.sh adds clang and libFuzzer's runtime).
 set -euo pipefail
 PKGS=(cmake g++ make libtorch-dev libhdf5-dev libyaml-cpp-dev catch2
       libboost-program-options-dev zlib1g-dev libpng-dev libopenblas0-openmp
-      python3-h5py python3-numpy dataset-fashion-mnist libbenchmark-dev)
+      python3-h5py python3-numpy dataset-fashion-mnist libbenchmark-dev "$@")
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
