@@ -146,12 +146,21 @@ TEST_CASE("a sweep is locked against a second copy, SIGKILLing it ends its train
   }
   REQUIRE_FALSE(first.empty());
   CHECK(DirLock::held(out));
+  // Pause the training child (its pid is in the run's lock file) while the second copy starts,
+  // so that it cannot finish its 6000 steps before the kill on a slow machine. (It must run again
+  // before the sweep dies: a stopped process in an orphaned process group gets SIGHUP.)
+  const std::string holder = read_text(first + "/.lock");
+  REQUIRE(holder.rfind("process ", 0) == 0);
+  const pid_t trainer = static_cast<pid_t>(std::stol(holder.substr(8)));
+  REQUIRE(trainer != sweep);
+  REQUIRE(kill(trainer, SIGSTOP) == 0);
   // A second copy refuses at once, naming the holder.
   const std::string second = "cd " + dir + " && " + SCORELAB_BIN + " sweep s.yaml > sweep2.txt 2>&1";
   int status = std::system(second.c_str());
   CHECK(WEXITSTATUS(status) == 2);
   CHECK_THAT(read_text(dir + "/sweep2.txt"), Contains("in use by process " + std::to_string(sweep)));
   // SIGKILL the sweep: its training child gets SIGTERM, checkpoints and ends (no orphan).
+  kill(trainer, SIGCONT);
   kill(sweep, SIGKILL);
   waitpid(sweep, nullptr, 0);
   bool ended = false;
