@@ -22,8 +22,10 @@ status=0
 for t in "${TARGETS[@]}"; do
   corpus=build-fuzz/corpus/$t findings=build-fuzz/findings/$t
   mkdir -p "$corpus" "$findings"
-  # Seeds: the shipped configs for the config loader; the others start from nothing.
-  if [ "$t" = config_fuzz ]; then cp -n experiments/configs/*.yaml "$corpus"/ 2>/dev/null || true; fi
+  # Seeds: the shipped configs for the config loader; the other targets write small valid files
+  # of their formats (real checkpoints, IDX, CIFAR-10 and HDF5 files) for mutation to start from.
+  if [ "$t" = config_fuzz ]; then cp -n experiments/configs/*.yaml "$corpus"/ 2>/dev/null || true
+  else SCORELAB_FUZZ_SEEDS="$corpus" build-fuzz/"$t"; fi
   echo "== $t: ${SECONDS_EACH} s"
   if ! build-fuzz/"$t" -max_total_time="$SECONDS_EACH" -rss_limit_mb=4096 -max_len=65536 \
       -artifact_prefix="$findings/" "$corpus" 2>&1 | tail -n 5; then status=1; fi

@@ -146,6 +146,9 @@ ImageArray read_hdf5_images(const std::string& path, const std::string& dataset,
   auto read = [&](const std::string& name, bool image) {
     H5Images h(path, name);
     const bool is_float = h.ds.getTypeClass() == H5T_FLOAT;
+    if (!image && (h.ds.getTypeClass() != H5T_INTEGER || h.dims.size() != 1))
+      throw DataError(path + ": labels '" + name + "' must be a 1-D dataset of integers (class indices 0.." +
+                      std::to_string(kMaxClasses - 1) + ")");
     at::Tensor t = at::empty(h.dims, image ? (is_float ? at::kFloat : at::kByte) : at::kLong);
     try {
       h.ds.read(t.data_ptr(), image ? (is_float ? H5::PredType::NATIVE_FLOAT : H5::PredType::NATIVE_UINT8)
@@ -161,7 +164,17 @@ ImageArray read_hdf5_images(const std::string& path, const std::string& dataset,
     throw DataError(path + ": dataset '" + dataset + "' holds " +
                     std::to_string((~at::isfinite(a.images)).sum().item<int64_t>()) +
                     " non-finite values (NaN or infinite); fix the data or drop those images");
-  if (!labels_dataset.empty()) a.labels = read(labels_dataset, false);
+  if (!labels_dataset.empty()) {
+    a.labels = read(labels_dataset, false);
+    const at::Tensor bad = (a.labels < 0).logical_or(a.labels >= kMaxClasses);
+    if (bad.any().item<bool>()) {
+      const int64_t i = bad.nonzero()[0][0].item<int64_t>();
+      throw DataError(path + ": labels '" + labels_dataset + "' hold " + std::to_string(bad.sum().item<int64_t>()) +
+                      " values outside 0.." + std::to_string(kMaxClasses - 1) + " (the first at index " +
+                      std::to_string(i) + ": " + std::to_string(a.labels[i].item<int64_t>()) +
+                      "); labels are class indices");
+    }
+  }
   size_t want = layout == "NHW" ? 3 : 4;
   if (static_cast<size_t>(a.images.dim()) != want)
     throw DataError(path + ": dataset '" + dataset + "' has " + std::to_string(a.images.dim()) + " dimensions; layout " +

@@ -19,6 +19,10 @@ struct ImageArray {
   at::Tensor labels;  // int64 [N], or undefined
 };
 
+// Labels are class indices 0..kMaxClasses-1 (the Fréchet-distance classifier has one output per
+// class up to the largest label, so a stray huge label would silently build a huge classifier).
+constexpr int64_t kMaxClasses = 10000;
+
 at::Tensor read_idx(const std::string& path, int expected_dims);  // uint8 tensor of the file's dims
 // The dimensions a file declares, read from its header only (RunSpec validation reads no data).
 std::vector<int64_t> peek_idx_dims(const std::string& path, int expected_dims);

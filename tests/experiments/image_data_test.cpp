@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include <ATen/ATen.h>
+#include <H5Cpp.h>
 
 #include "core/config.h"
 #include "core/device.h"
@@ -26,6 +27,16 @@ std::string error_of(const std::function<void()>& f) {
     return e.what();
   }
   return "";
+}
+// An HDF5 file with 2 uint8 images [2, 4, 4] and a labels dataset of `n` values of `type`.
+void write_labelled_h5(const std::string& path, const std::vector<double>& labels, const H5::PredType& type,
+                       hsize_t n) {
+  H5::H5File f(path, H5F_ACC_TRUNC);
+  const hsize_t img_dims[3] = {2, 4, 4};
+  std::vector<uint8_t> px(32, 7);
+  f.createDataSet("images", H5::PredType::NATIVE_UINT8, H5::DataSpace(3, img_dims))
+      .write(px.data(), H5::PredType::NATIVE_UINT8);
+  f.createDataSet("labels", type, H5::DataSpace(1, &n)).write(labels.data(), H5::PredType::NATIVE_DOUBLE);
 }
 void write_bytes(const std::string& path, const std::vector<uint8_t>& b) {
   std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(b.data()), b.size());
@@ -100,6 +111,25 @@ TEST_CASE("CIFAR-10 binary batches and HDF5 image files are read in their layout
   bad[0][0][0][1] = INFINITY;
   write_h5_file(dir + "/bad.h5", "images", bad);
   CHECK_THAT(error_of([&] { read_hdf5_images(dir + "/bad.h5", "images", "NHWC", ""); }), Contains("holds 2 non-finite values"));
+  // Labels: integer class indices 0..kMaxClasses-1, one per image.
+  write_labelled_h5(dir + "/lab.h5", {3, 9}, H5::PredType::NATIVE_INT32, 2);
+  ImageArray l = read_hdf5_images(dir + "/lab.h5", "images", "NHW", "labels");
+  CHECK(l.labels.dtype() == at::kLong);
+  CHECK(l.labels[1].item<int64_t>() == 9);
+  write_labelled_h5(dir + "/neg.h5", {3, -1}, H5::PredType::NATIVE_INT32, 2);
+  CHECK_THAT(error_of([&] { read_hdf5_images(dir + "/neg.h5", "images", "NHW", "labels"); }),
+             Contains("neg.h5") && Contains("1 values outside 0..9999") && Contains("index 1: -1"));
+  write_labelled_h5(dir + "/huge.h5", {1e9, 2}, H5::PredType::NATIVE_INT64, 2);
+  CHECK_THAT(error_of([&] { read_hdf5_images(dir + "/huge.h5", "images", "NHW", "labels"); }),
+             Contains("index 0: 1000000000"));
+  write_labelled_h5(dir + "/float.h5", {0.5, 1.5}, H5::PredType::NATIVE_DOUBLE, 2);
+  CHECK_THAT(error_of([&] { read_hdf5_images(dir + "/float.h5", "images", "NHW", "labels"); }),
+             Contains("float.h5") && Contains("1-D dataset of integers"));
+  write_labelled_h5(dir + "/three.h5", {0, 1, 2}, H5::PredType::NATIVE_INT32, 3);
+  CHECK_THAT(error_of([&] { read_hdf5_images(dir + "/three.h5", "images", "NHW", "labels"); }),
+             Contains("3 labels for 2 images"));
+  for (const auto& name : {"neg", "huge", "float", "three"})
+    CHECK_THROWS_AS(read_hdf5_images(dir + "/" + name + ".h5", "images", "NHW", "labels"), DataError);
 }
 
 TEST_CASE("the loader shuffles whole epochs, prefetches the same stream, and transforms", "[experiments][data]") {
