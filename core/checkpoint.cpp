@@ -125,15 +125,17 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model, const st
   atomic_publish(path, [&](const std::string& tmp) { archive.save_to(tmp); });
 }
 
-CheckpointMeta load_checkpoint(const std::string& path, torch::nn::Module* model, std::vector<at::Tensor>* ema,
-                               CheckpointPart* optimizer) {
-  if (!std::filesystem::exists(path)) throw std::runtime_error(path + ": no such checkpoint");
-  torch::serialize::InputArchive archive;
-  try {
-    archive.load_from(path);
-  } catch (const c10::Error& e) {
-    throw std::runtime_error(path + ": not a readable scorelab checkpoint");
-  }
+namespace {
+
+// A stored count, checked before anything is sized by it (checksums are verified after reading).
+size_t stored_count(const c10::IValue& v, const std::string& path, const char* what) {
+  const int64_t n = v.toInt();
+  if (n < 0 || n > 1000000) throw DataError(path + ": damaged checkpoint (" + what + " " + std::to_string(n) + ")");
+  return static_cast<size_t>(n);
+}
+
+CheckpointMeta load_parts(const std::string& path, torch::serialize::InputArchive& archive, torch::nn::Module* model,
+                          std::vector<at::Tensor>* ema, CheckpointPart* optimizer) {
   CheckpointMeta meta;
   c10::IValue v;
   if (!archive.try_read("format", v)) throw std::runtime_error(path + ": not a scorelab checkpoint");
@@ -146,7 +148,7 @@ CheckpointMeta load_checkpoint(const std::string& path, torch::nn::Module* model
   {
     torch::serialize::InputArchive sub;
     archive.read("rng", sub);
-    meta.rng_states.resize(static_cast<size_t>(v.toInt()));
+    meta.rng_states.resize(stored_count(v, path, "rng_count"));
     for (size_t i = 0; i < meta.rng_states.size(); ++i) sub.read("g" + std::to_string(i), meta.rng_states[i]);
   }
   meta.stream_state = read_list(archive, "stream");
@@ -181,7 +183,7 @@ CheckpointMeta load_checkpoint(const std::string& path, torch::nn::Module* model
     archive.read("ema_count", v);
     torch::serialize::InputArchive sub;
     archive.read("ema", sub);
-    ema->resize(static_cast<size_t>(v.toInt()));
+    ema->resize(stored_count(v, path, "ema_count"));
     for (size_t i = 0; i < ema->size(); ++i) sub.read("p" + std::to_string(i), (*ema)[i]);
     verify(archive, path, "ema", list_checksum(*ema));
     if (!all_finite(*ema)) throw DataError(path + ": the EMA weights are not all finite");
@@ -193,6 +195,31 @@ CheckpointMeta load_checkpoint(const std::string& path, torch::nn::Module* model
     verify(archive, path, "optimizer", list_checksum(optimizer->checksum_tensors()));
   }
   return meta;
+}
+
+}  // namespace
+
+CheckpointMeta load_checkpoint(const std::string& path, torch::nn::Module* model, std::vector<at::Tensor>* ema,
+                               CheckpointPart* optimizer) {
+  if (!std::filesystem::exists(path)) throw std::runtime_error(path + ": no such checkpoint");
+  torch::serialize::InputArchive archive;
+  try {
+    archive.load_from(path);
+  } catch (const c10::Error& e) {
+    throw std::runtime_error(path + ": not a readable scorelab checkpoint");
+  }
+  // A part missing or of the wrong type (torch's errors), or a size no allocation can meet: the
+  // file is damaged or was not written by scorelab. Checksum and shape errors pass through.
+  try {
+    return load_parts(path, archive, model, ema, optimizer);
+  } catch (const c10::Error& e) {
+    std::string why = e.what_without_backtrace();
+    throw DataError(path + ": damaged or incomplete checkpoint (" + why.substr(0, why.find('\n')) + ")");
+  } catch (const std::bad_alloc&) {
+    throw DataError(path + ": damaged checkpoint (a stored size no allocation can meet)");
+  } catch (const std::length_error&) {
+    throw DataError(path + ": damaged checkpoint (a stored size no allocation can meet)");
+  }
 }
 
 }  // namespace scorelab

@@ -114,6 +114,13 @@ DirLock::~DirLock() {
   if (fd_ >= 0) ::close(fd_);
 }
 
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
 bool DirLock::held(const std::string& dir) {
   int fd = ::open((dir + "/.lock").c_str(), O_RDWR | O_CLOEXEC);
   if (fd < 0) return false;

@@ -35,4 +35,8 @@ int remove_stale_temporaries(const std::string& dir);
 
 std::string read_text(const std::string& path);  // throws std::runtime_error if unreadable
 
+// One CSV field by RFC 4180: quoted when it holds a comma, a quote or a line break, with each
+// quote doubled.
+std::string csv_field(const std::string& s);
+
 }  // namespace scorelab

@@ -17,7 +17,8 @@
 #include "core/h5log.h"
 #include "experiments/inference.h"
 #include "experiments/evaluation/evaluation.h"
-#include "experiments/report/plot.h"
+#include "experiments/report/figure.h"
+#include "experiments/report/plots.h"
 
 namespace scorelab {
 namespace fs = std::filesystem;
@@ -65,6 +66,109 @@ std::vector<Setting> expand(const Config& cmp) {
     }
   }
   return out;
+}
+
+// samples.png: the data, then one row per sampler entry with a panel per step count (metric
+// values in each panel's subtitle). quality_vs_nfe.png: the quality metric against NFE (log-log),
+// one line per entry, the metric's floor and prior value dashed.
+void plot_compare(const std::string& out_dir, bool images, const at::Tensor& ref, const std::vector<at::Tensor>& samples,
+                  const std::vector<Setting>& settings, const std::vector<CompareRow>& rows, const std::string& quality,
+                  const Metrics& baselines, const std::string& path) {
+  const bool points = !images && ref.dim() == 2 && ref.size(1) == 2;
+  std::vector<std::vector<size_t>> by_entry;
+  for (size_t i = 0; i < settings.size(); ++i) {
+    if (i == 0 || settings[i].entry != settings[i - 1].entry) by_entry.emplace_back();
+    by_entry.back().push_back(i);
+  }
+  auto entry_name = [&](size_t i) {  // the sampler and its fixed settings, without the step count
+    std::string label = settings[i].label;
+    if (settings[i].steps > 0) {
+      const size_t comma = label.find(", ");
+      label = comma == std::string::npos ? "" : label.substr(comma + 2);
+    }
+    return settings[i].sampler + (label.empty() ? "" : " (" + label + ")");
+  };
+  auto quality_of = [&](const CompareRow& r) {
+    for (const auto& [k, v] : r.metrics)
+      if (k == quality) return v;
+    return static_cast<double>(NAN);
+  };
+  if (images || points) {
+    fig::Figure f;
+    f.title = "samplers on " + path + " (same x_T for every panel)";
+    size_t cols = 1;
+    for (const auto& e : by_entry) cols = std::max(cols, e.size());
+    f.cols = static_cast<int>(cols);
+    f.panel_width = f.panel_height = images ? 180 : 170;
+    const double extent = std::max(1.0, 1.1 * ref.abs().max().item<double>());
+    auto panel = [&](const at::Tensor& x, const std::string& title, const std::string& subtitle, bool muted) {
+      fig::Panel p;
+      p.title = title;
+      p.subtitle = subtitle;
+      if (images) {
+        p.image = fig::image_grid(x.slice(0, 0, std::min<int64_t>(36, x.size(0))), -1.0, 1.0);
+      } else {
+        p.series.push_back(scatter_series(x, muted));
+        p.series.back().marker_size = 1.2;
+        p.x_min = p.y_min = -extent;
+        p.x_max = p.y_max = extent;
+        p.equal_aspect = true;
+      }
+      return p;
+    };
+    f.panels.push_back(panel(ref, "data", std::to_string(ref.size(0)) + " points", true));
+    for (size_t c = 1; c < cols; ++c) f.panels.emplace_back();
+    for (const auto& e : by_entry) {
+      for (size_t i : e) {
+        char sub[96];
+        std::snprintf(sub, sizeof sub, "NFE %ld, %s %.3g", static_cast<long>(rows[i].nfe), quality.c_str(), quality_of(rows[i]));
+        std::string title = entry_name(i);
+        if (settings[i].steps > 0) {  // "ode (method=heun)" -> "ode heun, 15 steps"
+          const size_t eq = title.find("(method=");
+          if (eq != std::string::npos) title = title.substr(0, eq) + title.substr(eq + 8, title.size() - eq - 9);
+          title += ", " + std::to_string(settings[i].steps) + " steps";
+        }
+        f.panels.push_back(panel(samples[i], title, sub, false));
+      }
+      for (size_t c = e.size(); c < cols; ++c) f.panels.emplace_back();
+    }
+    fig::save(f, out_dir + "/samples.png");
+  }
+  bool curve = false;
+  for (const auto& e : by_entry) curve |= e.size() > 1;
+  if (!curve) return;
+  fig::Figure f;
+  f.title = "sample quality against cost: " + path;
+  f.panel_width = 420;
+  f.panel_height = 280;
+  fig::Panel p;
+  p.xlabel = "NFE (score evaluations per sample, log scale)";
+  p.log_x = true;
+  bool positive = true;
+  for (const auto& r : rows) positive &= quality_of(r) > 0;
+  p.log_y = positive;
+  p.ylabel = quality + (positive ? " (log scale)" : "");
+  for (const auto& e : by_entry) {
+    fig::Series s;
+    s.label = entry_name(e[0]);
+    for (size_t i : e) {
+      s.x.push_back(static_cast<double>(rows[i].nfe));
+      s.y.push_back(quality_of(rows[i]));
+    }
+    p.series.push_back(s);
+  }
+  for (const auto& [k, v] : baselines) {
+    if (k == quality + "_floor") p.refs.push_back({"floor (data vs data)", v});
+    if (k == quality + "_prior") p.refs.push_back({"prior (nothing learned)", v});
+  }
+  f.panels.push_back(p);
+  fig::save(f, out_dir + "/quality_vs_nfe.png");
+}
+
+std::string fmt3(double v) {  // seconds: 3 significant figures
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g", v);
+  return buf;
 }
 
 std::string fmt(double v) {
@@ -145,14 +249,14 @@ std::vector<CompareRow> run_compare(const std::string& path, const std::vector<s
   std::ostringstream md, csv;
   md << "| sampler | settings | NFE | seconds |";
   csv << "sampler,settings,nfe,seconds";
-  for (const auto& [k, v] : rows[0].metrics) md << " " << k << " |", csv << "," << k;
+  for (const auto& [k, v] : rows[0].metrics) md << " " << k << " |", csv << "," << csv_field(k);
   md << "\n|---|---|---|---|";
   for (size_t k = 0; k < rows[0].metrics.size(); ++k) md << "---|";
   md << "\n";
   csv << "\n";
   for (const auto& r : rows) {
-    md << "| " << r.sampler << " | " << r.settings << " | " << r.nfe << " | " << fmt(r.seconds) << " |";
-    csv << r.sampler << ",\"" << r.settings << "\"," << r.nfe << "," << r.seconds;
+    md << "| " << r.sampler << " | " << r.settings << " | " << r.nfe << " | " << fmt3(r.seconds) << " |";
+    csv << csv_field(r.sampler) << "," << csv_field(r.settings) << "," << r.nfe << "," << r.seconds;
     for (const auto& [k, v] : r.metrics) md << " " << fmt(v) << " |", csv << "," << v;
     md << "\n";
     csv << "\n";
@@ -190,32 +294,8 @@ std::vector<CompareRow> run_compare(const std::string& path, const std::vector<s
                {{"sampler", rows[i].sampler}, {"settings", rows[i].settings}}, {{"nfe", static_cast<double>(rows[i].nfe)}});
     h5.commit();
   }
-  std::vector<at::Tensor> shown{ref.slice(0, 0, std::min<int64_t>(ref.size(0), n))};
-  for (const auto& s : samples) shown.push_back(s);
-  if (ex0.data->is_image()) {
-    std::vector<at::Tensor> grids;
-    for (const auto& s : shown) grids.push_back(s.slice(0, 0, std::min<int64_t>(36, s.size(0))));
-    write_image_grids(out_dir + "/samples.png", grids);
-  } else if (shown[0].dim() == 2 && shown[0].size(1) == 2) {
-    std::vector<ScatterPanel> panels{{shown[0], 40, 40, 40}};
-    for (size_t i = 1; i < shown.size(); ++i) panels.push_back({shown[i], 31, 119, 180});
-    double extent = std::max(3.0, 1.15 * ref.abs().max().item<double>());
-    write_scatter_png(out_dir + "/samples.png", panels, extent, 240);
-  }
-  bool curve = false;
-  for (size_t i = 1; i < settings.size(); ++i) curve |= settings[i].entry == settings[i - 1].entry && settings[i].steps > 0;
-  if (curve) {
-    // Quality (the `quality` metric, default eval.headline) against NFE on log-log axes, one
-    // series per sampler entry.
-    std::vector<LineSeries> series;
-    for (size_t i = 0; i < rows.size(); ++i) {
-      if (i == 0 || settings[i].entry != settings[i - 1].entry) series.emplace_back();
-      series.back().x.push_back(static_cast<double>(rows[i].nfe));
-      for (const auto& [k, v] : rows[i].metrics)
-        if (k == quality) series.back().y.push_back(v);
-    }
-    write_line_plot(out_dir + "/quality_vs_nfe.png", series, true, true);
-  }
+  plot_compare(out_dir, ex0.data->is_image(), ref.slice(0, 0, std::min<int64_t>(ref.size(0), n)), samples, settings,
+               rows, quality, ev.baselines(), path);
   std::cout << header << md.str() << "\nwritten to " << out_dir << "/\n";
   return rows;
 }

@@ -3,6 +3,7 @@
 #include <H5public.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
@@ -12,7 +13,7 @@
 #include <torch/version.h>
 
 #include "core/fsutil.h"
-#include "experiments/report/plot.h"
+#include "experiments/report/plots.h"
 
 namespace scorelab {
 namespace fs = std::filesystem;
@@ -29,16 +30,36 @@ AttrMap run_attrs(const Experiment& ex, int threads) {
           {"threads", std::to_string(threads)}};
 }
 
-// Data next to samples: a scatter plot for 2-D points, image grids for images.
+// Data next to samples: a scatter of every evaluated point for 2-D data, image grids of
+// eval.grid images; titled with the run and step, the metrics as caption.
 namespace {
-void plot_samples(const Experiment& ex, const std::string& path, const at::Tensor& data, const at::Tensor& samples) {
-  if (ex.data->is_image()) {
-    int64_t n = std::min<int64_t>({64, data.size(0), samples.size(0)});
-    write_image_grids(path, {data.slice(0, 0, n), samples.slice(0, 0, n)}, -1.0, 1.0);
-  } else if (samples.dim() == 2 && samples.size(1) == 2) {
-    double extent = std::max(3.0, 1.15 * data.abs().max().item<double>());
-    write_scatter_png(path, {{data, 40, 40, 40}, {samples, 31, 119, 180}}, extent);
+void plot_eval_samples(const Experiment& ex, const Evaluator& ev, const std::string& path, const at::Tensor& samples,
+                       int64_t step, const Metrics& m) {
+  const bool images = ex.data->is_image();
+  if (!images && !(samples.dim() == 2 && samples.size(1) == 2)) return;
+  const int64_t shown = images ? std::min<int64_t>(ex.eval.grid, samples.size(0)) : samples.size(0);
+  const at::Tensor& ref = ev.reference();
+  // The metrics, each with its floor (fresh data against the reference) where there is one.
+  std::string caption;
+  auto find = [&](const std::string& k) {
+    for (const auto& [name, v] : m)
+      if (name == k) return v;
+    return static_cast<double>(NAN);
+  };
+  for (const auto& [k, v] : m) {
+    if (k.size() > 6 && (k.rfind("_prior") == k.size() - 6 || k.rfind("_floor") == k.size() - 6)) continue;
+    char buf[96];
+    const double floor = find(k + "_floor");
+    if (std::isfinite(floor))
+      std::snprintf(buf, sizeof buf, "%s%s %.3g (floor %.3g)", caption.empty() ? "" : ", ", k.c_str(), v, floor);
+    else
+      std::snprintf(buf, sizeof buf, "%s%s %.3g", caption.empty() ? "" : ", ", k.c_str(), v);
+    caption += buf;
   }
+  plot_samples(path, ref.slice(0, 0, std::min<int64_t>(shown, ref.size(0))), samples.slice(0, 0, shown), images,
+               ex.run.name + ": step " + std::to_string(step) + ", " + ex.cfg.at("sample").get_string("type", "") + " (" +
+                   std::to_string(samples.size(0)) + " samples)",
+               caption);
 }
 
 }  // namespace
@@ -61,9 +82,7 @@ SampleResult evaluate_at(const Experiment& ex, const Evaluator& ev, const ScoreM
   row.push_back(seconds);
   log.append_row("eval", row);
   if (flush) log.flush();
-  int64_t shown = std::min<int64_t>(ex.eval.grid, s.x.size(0));
-  plot_samples(ex, plot_path, ev.reference().slice(0, 0, std::min<int64_t>(shown, ev.reference().size(0))),
-               s.x.slice(0, 0, shown));
+  plot_eval_samples(ex, ev, plot_path, s.x.slice(0, 0, ex.eval.n), step, m);
   if (out) *out = m;
   return s;
 }

@@ -315,7 +315,7 @@ void write_summary(const SweepPlan& pl) {
   std::ostringstream md, csv;
   md << "| run | overrides | status |";
   csv << "run,overrides,status";
-  for (const auto& m : metric_names) md << " " << m << " |", csv << "," << m;
+  for (const auto& m : metric_names) md << " " << m << " |", csv << "," << csv_field(m);
   md << " error |\n|---|---|---|";
   csv << ",error\n";
   for (size_t k = 0; k < metric_names.size(); ++k) md << "---|";
@@ -328,7 +328,7 @@ void write_summary(const SweepPlan& pl) {
     for (size_t k = pl.common.size(); k + 3 < p.overrides.size(); ++k) ov += (ov.empty() ? "" : " ") + p.overrides[k];
     for (const auto& x : p.overrides) all += (all.empty() ? "" : " ") + x;
     md << "| " << p.name << " | `" << ov << "` | " << p.status << " |";
-    csv << p.name << ",\"" << ov << "\"," << p.status;
+    csv << csv_field(p.name) << "," << csv_field(ov) << "," << csv_field(p.status);
     for (size_t m = 0; m < metric_names.size(); ++m) {
       double v = NAN;
       for (const auto& [k, x] : p.metrics)
@@ -344,7 +344,7 @@ void write_summary(const SweepPlan& pl) {
     for (char& c : err)
       if (c == '\n' || c == '|') c = ' ';
     md << " " << err << " |\n";
-    csv << ",\"" << err << "\"\n";
+    csv << "," << csv_field(p.error) << "\n";
     names.push_back(p.name);
     swept.push_back(ov);
     all_overrides.push_back(all);

@@ -24,7 +24,7 @@
 #include "experiments/resume_changes.h"
 #include "experiments/run_evaluation.h"
 #include "experiments/training_state.h"
-#include "experiments/report/plot.h"
+#include "experiments/report/plots.h"
 #include "networks/ema.h"
 #include "networks/embedding.h"
 
@@ -190,7 +190,6 @@ TrainSummary train(Experiment& ex) {
   // config.yaml is the run's config as it started; a resume's changes go to log.h5's amendments.
   if (!resuming || !fs::exists(sum.run_dir + "/config.yaml"))
     atomic_write_text(sum.run_dir + "/config.yaml", ex.cfg.resolved_yaml());
-  std::vector<double> curve_steps, curve_loss;  // the loss curve, kept in memory for its plot
   std::unique_ptr<RunLog> log;
   if (resuming) {
     AttrMap attrs = run_attrs(ex, sum.threads);
@@ -210,10 +209,6 @@ TrainSummary train(Experiment& ex) {
   }
   Evaluator ev(ex, ex.eval.n, ex.eval.projections, ex.run.seed);
   declare_tables(*log, ex, ev);  // publishes the (rebuilt) log
-  if (resuming) {
-    curve_steps = RunLog::read_column(log_path, "train/step");
-    curve_loss = RunLog::read_column(log_path, "train/loss");
-  }
 
   // Training loop: losses are accumulated on the device and read once per log interval.
   const std::vector<std::string> parts = ex.loss->part_names();
@@ -286,8 +281,6 @@ TrainSummary train(Experiment& ex) {
       good = bad = 0;
       log->append_row("train", row);
       log->flush();
-      curve_steps.push_back(row[0]);
-      curve_loss.push_back(row[1]);
       char status[64];
       std::snprintf(status, sizeof status, "loss %.4g", row[1]);
       bar.update(step, status);
@@ -343,7 +336,12 @@ TrainSummary train(Experiment& ex) {
   net.eval();
   ScoreModel& sampler_model = ex.sample.use_ema ? with_ema_weights() : *model;
   finish_with_evaluation(ex, ev, sampler_model, ex.sample.use_ema ? "ema" : "raw", *log, ex.train.steps, sum);
-  if (curve_steps.size() > 1) write_line_plot(sum.run_dir + "/samples/loss.png", {{curve_steps, curve_loss}}, false, true);
+  // From the closed log: the whole run's rows, earlier processes' included.
+  const std::vector<double> curve_steps = RunLog::read_column(log_path, "train/step");
+  if (curve_steps.size() > 1)
+    plot_loss(sum.run_dir + "/samples/loss.png", ex.run.name + ": training loss (" + ex.cfg.at("loss").get_string("type", "") + ")",
+              curve_steps, RunLog::read_column(log_path, "train/loss"));
+  plot_eval_history(log_path, sum.run_dir + "/samples/metrics.png", ex.run.name + ": evaluation during training");
   return sum;
 }
 

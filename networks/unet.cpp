@@ -33,6 +33,10 @@ UNetOptions UNetOptions::from(const Config& cfg, const std::vector<int64_t>& ima
   o.dropout = cfg.get_double("dropout", o.dropout, 0.0, 1.0);
   o.groups = cfg.get_int("groups", o.groups, 1, 4096);
   if (o.ch_mult.empty()) cfg.fail("ch_mult", "needs at least one level");
+  for (auto m : o.ch_mult)
+    if (m < 1 || m > 64) cfg.fail("ch_mult", "each level's multiplier must be in [1, 64], got " + std::to_string(m));
+  for (auto r : o.attn_resolutions)
+    if (r < 1) cfg.fail("attn_resolutions", "resolutions must be positive, got " + std::to_string(r));
   int64_t res = o.resolution;
   for (size_t i = 0; i + 1 < o.ch_mult.size(); ++i) {
     if (res % 2) cfg.fail("ch_mult", std::to_string(o.ch_mult.size()) + " levels halve the resolution " +

@@ -4,7 +4,8 @@
 # arguments are installed too (scripts/fuzz.sh adds clang and libFuzzer's runtime).
 set -euo pipefail
 PKGS=(cmake g++ make libtorch-dev libhdf5-dev libyaml-cpp-dev catch2
-      libboost-program-options-dev zlib1g-dev libpng-dev libopenblas0-openmp
+      libboost-program-options-dev zlib1g-dev libcairo2-dev pkg-config fonts-dejavu-core
+      poppler-utils libopenblas0-openmp
       python3-h5py python3-numpy dataset-fashion-mnist libbenchmark-dev "$@")
 missing=()
 for p in "${PKGS[@]}"; do

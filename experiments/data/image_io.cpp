@@ -135,14 +135,36 @@ struct H5Images {
     dims.assign(d.begin(), d.end());
   }
 };
+ImageArray read_hdf5_unguarded(const std::string& path, const std::string& dataset, const std::string& layout,
+                               const std::string& labels_dataset);
+
+// HDF5's own exceptions (a damaged file's structure) as DataError naming the file.
+template <class F>
+auto h5_guard(const std::string& path, F&& f) {
+  try {
+    return f();
+  } catch (const H5::Exception& e) {
+    throw DataError(path + ": a damaged HDF5 file (" + e.getDetailMsg() + ")");
+  } catch (const c10::Error&) {  // dimensions no tensor can hold
+    throw DataError(path + ": a damaged HDF5 file (its dimensions ask for more memory than there is)");
+  } catch (const std::bad_alloc&) {
+    throw DataError(path + ": a damaged HDF5 file (its dimensions ask for more memory than there is)");
+  }
+}
 }  // namespace
 
 std::vector<int64_t> peek_hdf5_dims(const std::string& path, const std::string& dataset) {
-  return H5Images(path, dataset).dims;
+  return h5_guard(path, [&] { return H5Images(path, dataset).dims; });
 }
 
 ImageArray read_hdf5_images(const std::string& path, const std::string& dataset, const std::string& layout,
                             const std::string& labels_dataset) {
+  return h5_guard(path, [&] { return read_hdf5_unguarded(path, dataset, layout, labels_dataset); });
+}
+
+namespace {
+ImageArray read_hdf5_unguarded(const std::string& path, const std::string& dataset, const std::string& layout,
+                               const std::string& labels_dataset) {
   auto read = [&](const std::string& name, bool image) {
     H5Images h(path, name);
     const bool is_float = h.ds.getTypeClass() == H5T_FLOAT;
@@ -186,6 +208,8 @@ ImageArray read_hdf5_images(const std::string& path, const std::string& dataset,
                     " images");
   return a;
 }
+
+}  // namespace
 
 void write_idx(const std::string& path, const at::Tensor& data) {
   at::Tensor t = data.to(at::kByte).contiguous();

@@ -42,8 +42,9 @@ double off_diagonal_mean(const at::Tensor& m) {
 
 std::pair<double, double> mmd_rbf(const at::Tensor& x_in, const at::Tensor& y_in) {
   at::Tensor x = flat64(x_in), y = flat64(y_in);
-  at::Tensor pooled = at::cat({x, y});
-  at::Tensor sub = pooled.slice(0, 0, std::min<int64_t>(pooled.size(0), 2000));
+  // The bandwidth from the pooled points: up to 1000 of each set (the first ones), so that it
+  // does not depend on the samples alone when they are many.
+  at::Tensor sub = at::cat({x.slice(0, 0, std::min<int64_t>(x.size(0), 1000)), y.slice(0, 0, std::min<int64_t>(y.size(0), 1000))});
   at::Tensor d = at::cdist(sub, sub);
   at::Tensor upper = d.masked_select(at::triu(at::ones_like(d, at::kBool), 1));
   double h = std::max(1e-12, upper.median().item<double>());

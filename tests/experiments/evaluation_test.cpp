@@ -18,6 +18,7 @@
 #include "core/h5log.h"
 #include "experiments/evaluation/classifier.h"
 #include "experiments/evaluation/evaluation.h"
+#include "experiments/evaluation/metrics.h"
 #include "experiments/data/gmm_dataset.h"
 #include "experiments/data/image_dataset.h"
 #include "experiments/data/image_io.h"
@@ -67,6 +68,22 @@ std::string image_run_yaml(const std::string& dir, const std::string& name) {
 
 double last(const std::string& log, const std::string& col) { return RunLog::read_column(log, "eval/" + col).back(); }
 }  // namespace
+
+TEST_CASE("MMD's bandwidth is the median distance of the pooled points, not of the samples alone",
+          "[experiments][metrics]") {
+  // 1500 points at 0 against 1500 at 1 (1-D). Pooled (1000 of each): 999,000 pairs at distance
+  // 0 and 1,000,000 at distance 1, so the median is h = 1 (the first 2000 rows of x and y stacked
+  // would be 1500 zeros and 500 ones, median 0). Within each set every kernel value is 1, across
+  // them exp(-1/2): MMD^2 = 1 + 1 - 2 exp(-1/2) exactly.
+  at::Tensor x = at::zeros({1500, 1}, at::kDouble), y = at::ones({1500, 1}, at::kDouble);
+  auto [mmd2, h] = mmd_rbf(x, y);
+  CHECK(h == 1.0);
+  CHECK(mmd2 == Approx(2 - 2 * std::exp(-0.5)).epsilon(1e-12));
+  // Symmetric in its arguments.
+  auto [mmd2_yx, h_yx] = mmd_rbf(y, x);
+  CHECK(h_yx == 1.0);
+  CHECK(mmd2_yx == Approx(mmd2).epsilon(1e-12));
+}
 
 TEST_CASE("the Fréchet distance matches its closed forms", "[experiments][metrics]") {
   // Diagonal covariances: ||dm||^2 + sum (sqrt(a_i) - sqrt(b_i))^2 = 5 + (1 + 1 + 4).

@@ -1,0 +1,154 @@
+#include "experiments/report/plots.h"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include <ATen/ATen.h>
+
+#include "core/h5log.h"
+#include "experiments/report/figure.h"
+
+namespace scorelab {
+
+fig::Series scatter_series(const at::Tensor& pts, bool muted) {
+  at::Tensor p = pts.detach().to(at::kCPU, at::kDouble).contiguous();
+  fig::Series s;
+  s.line = false;
+  s.muted = muted;
+  const int64_t n = p.size(0);
+  s.alpha = std::clamp(60.0 / std::sqrt(static_cast<double>(std::max<int64_t>(n, 1))), 0.12, 0.8);
+  s.marker_size = n > 5000 ? 1.2 : 1.6;
+  s.style = 0;
+  const double* d = p.data_ptr<double>();
+  for (int64_t i = 0; i < n; ++i) {
+    s.x.push_back(d[2 * i]);
+    s.y.push_back(d[2 * i + 1]);
+  }
+  return s;
+}
+
+void plot_samples(const std::string& path, const at::Tensor& data, const at::Tensor& samples, bool images,
+                  const std::string& title, const std::string& caption) {
+  fig::Figure f;
+  f.title = title;
+  f.caption = caption;
+  f.cols = 2;
+  if (images) {
+    for (const auto& [t, name] : {std::pair{data, "data"}, std::pair{samples, "samples"}}) {
+      fig::Panel p;
+      p.title = std::string(name) + " (" + std::to_string(t.size(0)) + ")";
+      p.image = fig::image_grid(t, -1.0, 1.0);
+      f.panels.push_back(p);
+    }
+    f.panel_width = f.panel_height = 260;
+  } else {
+    at::Tensor both = at::cat({data.detach().to(at::kCPU, at::kDouble), samples.detach().to(at::kCPU, at::kDouble)});
+    // Shared limits: the data's extent (samples far outside it are clipped, and counted below).
+    const double extent = std::max(1.0, 1.1 * data.detach().abs().max().item<double>());
+    for (const auto& [t, name] : {std::pair{data, "data"}, std::pair{samples, "samples"}}) {
+      fig::Panel p;
+      const int64_t outside = (t.detach().abs() > extent).any(1).sum().item<int64_t>();
+      p.title = std::string(name) + " (" + std::to_string(t.size(0)) + " points" +
+                (outside ? ", " + std::to_string(outside) + " outside" : std::string()) + ")";
+      p.xlabel = "x\u2081";
+      p.ylabel = "x\u2082";
+      p.equal_aspect = true;
+      p.x_min = p.y_min = -extent;
+      p.x_max = p.y_max = extent;
+      p.series.push_back(scatter_series(t, std::string(name) == "data"));
+      f.panels.push_back(p);
+    }
+    f.panel_width = f.panel_height = 250;
+  }
+  fig::save(f, path);
+}
+
+std::vector<double> ema_smooth(const std::vector<double>& v, double decay) {
+  std::vector<double> out;
+  double m = 0, w = 0;
+  for (double x : v) {
+    if (std::isfinite(x)) {
+      m = decay * m + (1 - decay) * x;
+      w = decay * w + (1 - decay);
+    }
+    out.push_back(w > 0 ? m / w : NAN);
+  }
+  return out;
+}
+
+void plot_loss(const std::string& path, const std::string& title, const std::vector<double>& steps,
+               const std::vector<double>& loss) {
+  fig::Figure f;
+  f.title = title;
+  f.panel_width = 420;
+  f.panel_height = 240;
+  fig::Panel p;
+  p.xlabel = "training step";
+  p.ylabel = "loss (log scale)";
+  p.log_y = std::all_of(loss.begin(), loss.end(), [](double v) { return !std::isfinite(v) || v > 0; });
+  if (!p.log_y) p.ylabel = "loss";
+  fig::Series raw;
+  raw.label = "mean per log interval";
+  raw.x = steps;
+  raw.y = loss;
+  raw.markers = false;
+  raw.alpha = 0.35;
+  raw.style = 0;
+  fig::Series smooth;
+  smooth.label = "EMA (0.9) of it";
+  smooth.x = steps;
+  smooth.y = ema_smooth(loss, 0.9);
+  smooth.markers = false;
+  smooth.style = 1;
+  p.series = {raw, smooth};
+  f.panels.push_back(p);
+  fig::save(f, path);
+}
+
+bool plot_eval_history(const std::string& log_path, const std::string& path, const std::string& title) {
+  const std::vector<double> steps = RunLog::read_column(log_path, "eval/step");
+  if (steps.size() < 2) return false;
+  std::vector<std::string> columns;
+  {
+    const std::string attr = RunLog::read_attr(log_path, "eval", "columns");  // comma-separated, in order
+    size_t at = 0;
+    for (size_t comma; (comma = attr.find(',', at)) != std::string::npos; at = comma + 1)
+      columns.push_back(attr.substr(at, comma - at));
+    columns.push_back(attr.substr(at));
+  }
+  const std::set<std::string> skip{"step", "nfe", "sample_seconds", "eval_seconds"};
+  auto ends_with = [](const std::string& s, const std::string& e) {
+    return s.size() > e.size() && s.compare(s.size() - e.size(), e.size(), e) == 0;
+  };
+  std::set<std::string> have(columns.begin(), columns.end());
+  fig::Figure f;
+  f.title = title;
+  f.cols = 3;
+  f.panel_width = 240;
+  f.panel_height = 180;
+  for (const auto& c : columns) {
+    if (skip.count(c) || ends_with(c, "_floor") || ends_with(c, "_prior")) continue;
+    fig::Panel p;
+    p.title = c;
+    p.xlabel = "training step";
+    p.ylabel = c;
+    fig::Series s;
+    s.label = "EMA weights";
+    s.x = steps;
+    s.y = RunLog::read_column(log_path, "eval/" + c);
+    s.style = 0;
+    p.series.push_back(s);
+    for (const auto& [suffix, what] : {std::pair{"_floor", "floor (data vs data)"}, std::pair{"_prior", "prior"}}) {
+      if (!have.count(c + suffix)) continue;
+      const std::vector<double> v = RunLog::read_column(log_path, "eval/" + c + suffix);
+      if (!v.empty() && std::isfinite(v.back())) p.refs.push_back({what, v.back()});
+    }
+    f.panels.push_back(p);
+  }
+  if (f.panels.empty()) return false;
+  fig::save(f, path);
+  return true;
+}
+
+}  // namespace scorelab

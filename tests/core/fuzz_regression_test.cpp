@@ -1,0 +1,51 @@
+// Every input a fuzz target (scripts/fuzz.sh) has found a crash with is kept in
+// tests/fuzz/regressions/<target>/ and replayed here through the same check, without libFuzzer.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+
+#include "core/fsutil.h"
+#include "../fuzz/targets.h"
+
+using namespace scorelab;
+namespace fs = std::filesystem;
+
+namespace {
+std::vector<std::string> findings(const std::string& target) {
+  std::vector<std::string> files;
+  for (const auto& e : fs::directory_iterator(std::string(SCORELAB_SOURCE_DIR) + "/tests/fuzz/regressions/" + target))
+    files.push_back(e.path().string());
+  std::sort(files.begin(), files.end());
+  return files;
+}
+}  // namespace
+
+TEST_CASE("inputs the fuzzers crashed on are now read or refused with a clear error", "[core][fuzz][reliability]") {
+  const auto config = findings("config"), images = findings("image_readers"), checkpoints = findings("checkpoint");
+  CHECK(config.size() + images.size() + checkpoints.size() >= 3);
+  for (const auto& f : config) {
+    INFO(f);
+    CHECK_NOTHROW(fuzz::check_config(read_text(f)));
+  }
+  for (const auto& f : images) {
+    INFO(f);
+    CHECK_NOTHROW(fuzz::check_image_readers(f));
+  }
+  for (const auto& f : checkpoints) {
+    INFO(f);
+    CHECK_NOTHROW(fuzz::check_checkpoint(f));
+  }
+  // What the fixes say: a zero channel multiplier names its key; a checkpoint without the
+  // optimizer part it is asked for names the file.
+  try {
+    Config cfg = Config::from_string(read_text(config.at(0)), "unet.yaml");
+    RunSpec::from(cfg, "fuzz");
+    FAIL("no error");
+  } catch (const ConfigError& e) {
+    CHECK_THAT(e.what(), Catch::Matchers::Contains("model.ch_mult") && Catch::Matchers::Contains("[1, 64]"));
+  }
+  fuzz::CheckpointState s;
+  std::vector<at::Tensor> ema;
+  CHECK_THROWS_WITH(load_checkpoint(checkpoints.at(0), s.net.get(), &ema, &s.adam),
+                    Catch::Matchers::Contains(checkpoints.at(0)) && Catch::Matchers::Contains("damaged or incomplete"));
+}
