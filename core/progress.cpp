@@ -26,9 +26,11 @@ std::string clock_text(double s) {
 void Progress::set_quiet(bool quiet) { g_quiet = quiet; }
 bool Progress::quiet() { return g_quiet; }
 
-Progress::Progress(std::string label, int64_t total, int64_t start)
-    : label_(std::move(label)), total_(std::max<int64_t>(total, 1)), start_(start),
+Progress::Progress(std::string label, int64_t total, int64_t start, std::string unit)
+    : label_(std::move(label)), unit_(std::move(unit)), total_(std::max<int64_t>(total, 1)), start_(start),
       tty_(isatty(STDERR_FILENO) != 0), t0_(std::chrono::steady_clock::now()), last_draw_(t0_) {}
+
+void Progress::set_total(int64_t total) { total_ = std::max<int64_t>(total, 1); }
 
 std::string Progress::line(int64_t done, const std::string& status) const {
   double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
@@ -42,8 +44,8 @@ std::string Progress::line(int64_t done, const std::string& status) const {
     os << "[" << std::string(fill, '#') << std::string(width - fill, '.') << "] ";
   }
   char buf[96];
-  std::snprintf(buf, sizeof buf, "%3d%% %ld/%ld %.1f it/s elapsed %s eta %s", static_cast<int>(100 * done / total_),
-                static_cast<long>(done), static_cast<long>(total_), rate, clock_text(el).c_str(),
+  std::snprintf(buf, sizeof buf, "%3d%% %ld/%ld %.1f %s/s elapsed %s eta %s", static_cast<int>(100 * done / total_),
+                static_cast<long>(done), static_cast<long>(total_), rate, unit_.c_str(), clock_text(el).c_str(),
                 clock_text(eta).c_str());
   os << buf;
   if (!status.empty()) os << " " << status;
@@ -58,6 +60,7 @@ void Progress::update(int64_t done, const std::string& status) {
     if (since < 0.1 && done < total_) return;
     std::cerr << "\r\033[K" << line(done, status) << std::flush;
   } else {
+    if (done >= total_) return;  // finish() prints the 100% line
     int64_t bucket = 10 * done / total_;
     if (bucket == last_bucket_ && since < 30) return;
     last_bucket_ = bucket;

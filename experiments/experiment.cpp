@@ -61,16 +61,21 @@ SampleResult draw_samples(const Sampler& sampler, const ScoreModel& model, int64
                           uint64_t seed, at::IntArrayRef per_sample_shape, const at::TensorOptions& opts,
                           const std::string& progress_label) {
   const int64_t bs = batch_size > 0 ? batch_size : n;
+  const int64_t batches = (n + bs - 1) / bs;
   SampleResult total;
   std::vector<at::Tensor> parts;
-  Progress bar(progress_label, n);
-  for (int64_t first = 0; first < n; first += bs) {
+  // Counts sampler steps over all batches (the total is known at the first step); the status is
+  // the NFE per trajectory so far.
+  Progress bar(progress_label, batches, 0, "steps");
+  for (int64_t first = 0, b = 0; first < n; first += bs, ++b) {
     int64_t count = std::min(bs, n - first);
     at::Tensor xT = prior_noise(model, seed, first, count, per_sample_shape, opts);
     NoiseSource noise = NoiseSource::range(seed, first, count, opts.device());
+    const int64_t nfe0 = model.nfe();
     SampleResult r = sampler.sample(model, xT, noise, [&](const StepInfo& s) {
+      if (b == 0 && s.k == 0) bar.set_total(batches * s.steps);
       if (s.k % 16 == 0 || s.k + 1 == s.steps)
-        bar.update(first + count * (s.k + 1) / s.steps, "nfe " + std::to_string(model.nfe()));
+        bar.update(b * s.steps + s.k + 1, "nfe " + std::to_string(model.nfe() - nfe0));
     });
     parts.push_back(r.x);
     total.nfe = std::max(total.nfe, r.nfe);  // per trajectory, the same for every batch

@@ -72,9 +72,10 @@ std::vector<std::string> eval_columns(const Evaluator& ev) {
 }
 
 SampleResult evaluate_at(const Experiment& ex, const Evaluator& ev, const ScoreModel& model, RunLog& log,
-                         int64_t step, int64_t keep, const std::string& plot_path, Metrics* out, bool flush) {
+                         int64_t step, int64_t keep, const std::string& plot_path, Metrics* out, bool flush,
+                         const std::string& progress_label) {
   auto t0 = std::chrono::steady_clock::now();
-  SampleResult s = draw_samples(ex, model, std::max(keep, ex.eval.n), ex.run.seed, "sample");
+  SampleResult s = draw_samples(ex, model, std::max(keep, ex.eval.n), ex.run.seed, progress_label);
   Metrics m = ev.evaluate(model, s.x.slice(0, 0, ex.eval.n));
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::vector<double> row{static_cast<double>(step), static_cast<double>(s.nfe), s.seconds};

@@ -19,7 +19,8 @@ std::vector<std::string> eval_columns(const Evaluator& ev);
 // a row of /eval (flushed unless `flush` is false: the final evaluation publishes it together
 // with its samples), and a plot of data next to samples. Returns the samples.
 SampleResult evaluate_at(const Experiment& ex, const Evaluator& ev, const ScoreModel& model, RunLog& log,
-                         int64_t step, int64_t keep, const std::string& plot_path, Metrics* out, bool flush = true);
+                         int64_t step, int64_t keep, const std::string& plot_path, Metrics* out, bool flush = true,
+                         const std::string& progress_label = "sample");
 std::string metrics_line(const Metrics& m);
 // The final evaluation: sample.n samples kept as /samples/final (+ final.png), the metrics row,
 // a summary line led by eval.headline; closes the log.

@@ -294,16 +294,22 @@ TrainSummary train(Experiment& ex) {
     if (ex.eval.every > 0 && step % ex.eval.every == 0 && step < ex.train.steps) {
       // Metrics and a plot with the current EMA weights (the same x_T every time).
       ScoreModel& snapshot = ex.sample.use_ema ? with_ema_weights() : *model;
+      // Its own progress bar (sampling) and time: the next /train row's steps_per_sec counts
+      // training only (the /eval row has sample_seconds and eval_seconds).
       net.eval();
-      const bool was_quiet = Progress::quiet();
-      Progress::set_quiet(true);
+      if (!Progress::quiet()) std::cerr << "\n";
       char name[64];
       std::snprintf(name, sizeof name, "/samples/step_%08ld.png", static_cast<long>(step));
       Metrics m;
-      evaluate_at(ex, ev, snapshot, *log, step, 0, sum.run_dir + name, &m);
-      Progress::set_quiet(was_quiet);
+      const auto e0 = std::chrono::steady_clock::now();
+      evaluate_at(ex, ev, snapshot, *log, step, 0, sum.run_dir + name, &m, true, "eval at step " + std::to_string(step));
+      const auto e1 = std::chrono::steady_clock::now();
+      t_last += e1 - e0;
+      bar.exclude(e1 - e0);
       net.train();
-      if (!Progress::quiet()) std::printf("\n  step %ld: %s\n", static_cast<long>(step), metrics_line(m).c_str());
+      std::printf("  step %ld (evaluation %.1fs): %s\n", static_cast<long>(step),
+                  std::chrono::duration<double>(e1 - e0).count(), metrics_line(m).c_str());
+      std::fflush(stdout);
     }
     if (const int sig = stop_signal()) {  // SIGINT / SIGTERM: checkpoint this step, flush, stop
       if (last_saved != step && st.finite()) {

@@ -60,14 +60,27 @@ TEST_CASE("help exits 0 and lists the commands", "[app][cli]") {
 TEST_CASE("progress goes to stderr, results to stdout, --quiet silences progress", "[app][cli]") {
   std::string dir = test::scratch_dir("cli_progress");
   std::string cfg = write_config(dir, "p.yaml", test::tiny_run_yaml(dir + "/runs", "p", 100));
-  Run r = run_cli("train " + cfg, dir);
+  Run r = run_cli("train " + cfg + " eval.every=50", dir);
   REQUIRE(r.code == 0);
-  CHECK_THAT(r.err, Contains("train p") && Contains("100/100"));
-  CHECK_THAT(r.out, !Contains("it/s"));
+  auto count = [](const std::string& text, const std::string& what) {
+    size_t n = 0;
+    for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+    return n;
+  };
+  // Training counts steps; each bar's 100% line is printed once (stderr is not a terminal here).
+  CHECK_THAT(r.err, Contains("train p") && Contains("steps/s"));
+  CHECK(count(r.err, "100/100 ") == 1);
+  // Sampling counts sampler steps (200 per trajectory, one batch) and shows the NFE so far; the
+  // evaluation during training has its own bar, and its time is reported.
+  CHECK(count(r.err, "sample 100% 200/200 ") == 1);
+  CHECK_THAT(r.err, Contains("nfe 200"));
+  CHECK(count(r.err, "eval at step 50 100% 200/200 ") == 1);
+  CHECK_THAT(r.out, Contains("step 50 (evaluation "));
+  CHECK_THAT(r.out, !Contains("steps/s"));
   CHECK_THAT(r.out, Contains("sliced_w2"));  // the result
   r = run_cli("sample " + dir + "/runs/p/checkpoints/last.pt sample.n=50 --quiet -o " + dir + "/s.h5", dir);
   CHECK(r.code == 0);
-  CHECK_THAT(r.err, !Contains("it/s"));
+  CHECK_THAT(r.err, !Contains("steps/s"));
   CHECK(fs::exists(dir + "/s.h5"));
 }
 
