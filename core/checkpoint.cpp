@@ -205,7 +205,7 @@ CheckpointMeta load_checkpoint(const std::string& path, torch::nn::Module* model
   torch::serialize::InputArchive archive;
   try {
     archive.load_from(path);
-  } catch (const c10::Error& e) {
+  } catch (const std::exception& e) {  // c10::Error, and the TorchScript parser's ErrorReport
     throw std::runtime_error(path + ": not a readable scorelab checkpoint");
   }
   // A part missing or of the wrong type (torch's errors), or a size no allocation can meet: the
@@ -219,6 +219,10 @@ CheckpointMeta load_checkpoint(const std::string& path, torch::nn::Module* model
     throw DataError(path + ": damaged checkpoint (a stored size no allocation can meet)");
   } catch (const std::length_error&) {
     throw DataError(path + ": damaged checkpoint (a stored size no allocation can meet)");
+  } catch (const std::runtime_error&) {  // scorelab's own (DataError included): they name the file
+    throw;
+  } catch (const std::exception& e) {  // anything else torch's readers throw
+    throw DataError(path + ": damaged or incomplete checkpoint (" + std::string(e.what()).substr(0, 200) + ")");
   }
 }
 

@@ -22,7 +22,7 @@ namespace {
 // scorelab's own words, without HDF5's diagnostic stack on stderr.
 template <class F>
 auto h5(const std::string& what, F&& f) -> decltype(f()) {
-  static const bool quiet = [] {
+  static thread_local const bool quiet = [] {  // per thread: HDF5 keeps error stacks per thread
     H5::Exception::dontPrint();
     return true;
   }();

@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -180,17 +181,36 @@ SweepPlan plan(const std::string& path) {
     if (a.values.size() != zip[0].values.size())
       sw.fail("zip." + a.key, "has " + std::to_string(a.values.size()) + " values, zip." + zip[0].key + " has " +
                                   std::to_string(zip[0].values.size()));
+  const std::vector<int64_t> seeds = sw.get_int_list("seeds", {});
+  for (const auto& a : grid)
+    if (a.key == "run.seed" && !seeds.empty()) sw.fail("seeds", "run.seed is swept in the grid as well; use one of the two");
+  for (const auto& a : zip)
+    if (a.key == "run.seed" && !seeds.empty()) sw.fail("seeds", "run.seed is swept in zip as well; use one of the two");
+  for (size_t i = 0; i < seeds.size(); ++i)
+    for (size_t j = 0; j < i; ++j)
+      if (seeds[i] == seeds[j]) sw.fail("seeds", "seed " + std::to_string(seeds[i]) + " is listed twice");
+  if (sw.has("seeds") && seeds.empty()) sw.fail("seeds", "needs at least one seed");
+  for (int64_t s : seeds)
+    if (s < 0) sw.fail("seeds", "seeds are non-negative integers, got " + std::to_string(s));
   sw.check_unused();
   for (const auto& c : combinations(grid, zip)) {
-    SweepPoint p;
-    p.name = point_name(c);
-    p.overrides = pl.common;
-    for (const auto& [k, v] : c) p.overrides.push_back(k + "=" + v);
-    p.overrides.push_back("run.out_dir=" + pl.out_dir);
-    p.overrides.push_back("run.name=" + p.name);
-    p.overrides.push_back("train.resume=true");
-    p.status = "planned";
-    pl.points.push_back(p);
+    for (size_t r = 0; r < std::max<size_t>(1, seeds.size()); ++r) {
+      SweepPoint p;
+      p.swept = c;
+      p.name = point_name(c);
+      p.overrides = pl.common;
+      for (const auto& [k, v] : c) p.overrides.push_back(k + "=" + v);
+      if (!seeds.empty()) {
+        p.seed = seeds[r];
+        p.name += "_seed-" + std::to_string(p.seed);
+        p.overrides.push_back("run.seed=" + std::to_string(p.seed));
+      }
+      p.overrides.push_back("run.out_dir=" + pl.out_dir);
+      p.overrides.push_back("run.name=" + p.name);
+      p.overrides.push_back("train.resume=true");
+      p.status = "planned";
+      pl.points.push_back(p);
+    }
   }
   return pl;
 }
@@ -266,6 +286,23 @@ void run_points(SweepPlan& pl, const SweepOptions& o) {
   const int jobs = std::max(1, o.jobs);
   int threads = std::max(1, available_cores() / jobs);
   std::atomic<size_t> next{0};
+  std::mutex print_mutex;
+  size_t finished = 0;
+  // One line per point as it ends (stdout), so a long sweep shows its results as they come.
+  auto report = [&](SweepPoint& p) {
+    if (p.status == "done") read_metrics(p, pl.out_dir + "/" + p.name + "/log.h5");
+    std::lock_guard<std::mutex> lock(print_mutex);
+    std::ostringstream line;
+    line << "[" << ++finished << "/" << pl.points.size() << "] " << p.name << ": " << p.status;
+    for (const auto& [k, v] : p.metrics) {
+      if (k.size() > 6 && (k.rfind("_prior") == k.size() - 6 || k.rfind("_floor") == k.size() - 6)) continue;
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "  %s %.4g", k.c_str(), v);
+      line << buf;
+    }
+    if (p.status != "done") line << "  (" << p.error.substr(0, 200) << ")";
+    std::cout << line.str() << "\n" << std::flush;
+  };
   auto worker = [&] {
     for (size_t i; (i = next++) < pl.points.size();) {
       SweepPoint& p = pl.points[i];
@@ -292,6 +329,7 @@ void run_points(SweepPlan& pl, const SweepOptions& o) {
         p.status = code > 128 && code == 128 + stop_signal() ? "stopped" : "failed";
         p.error = "exit code " + std::to_string(code) + ": " + tail_of(log, 3);
       }
+      report(p);
     }
   };
   install_stop_handlers();
@@ -299,46 +337,105 @@ void run_points(SweepPlan& pl, const SweepOptions& o) {
   for (int j = 0; j < jobs; ++j) pool.emplace_back(worker);
   for (auto& t : pool) t.join();
   remove_stop_handlers();
-  for (auto& p : pl.points)
-    if (p.status == "done") read_metrics(p, pl.out_dir + "/" + p.name + "/log.h5");
 }
 
-// summary.md, summary.csv and sweep.h5 (/points: one typed column each, one row per point).
+bool as_number(const std::string& text, double& v) {
+  if (text.empty()) return false;
+  char* end = nullptr;
+  v = std::strtod(text.c_str(), &end);
+  return end && *end == '\0';
+}
+
+std::string num_text(double v) {
+  if (std::isnan(v)) return "";
+  std::ostringstream os;
+  os.precision(5);
+  os << v;
+  return os.str();
+}
+
+// One swept key as a table column: float64 when every point's value reads as a number,
+// else strings (YAML text).
+void add_key_column(std::vector<TableColumn>& cols, const std::string& key, const std::vector<std::string>& texts) {
+  std::vector<double> nums;
+  for (const auto& t : texts) {
+    double v;
+    if (!as_number(t, v)) {
+      cols.push_back(TableColumn::of(key, texts));
+      return;
+    }
+    nums.push_back(v);
+  }
+  cols.push_back(TableColumn::of(key, nums));
+}
+
+std::string swept_value(const SweepPoint& p, const std::string& key) {
+  for (const auto& [k, v] : p.swept)
+    if (k == key) return v;
+  return "";
+}
+
+// summary.md, summary.csv and sweep.h5: /points, one row per point with one typed column per
+// swept key (and `seed`), its status and final metrics. With `seeds:`, also /cells (and
+// summary_cells.csv): one row per grid cell with the number of finished seeds and each
+// metric's mean and sample standard deviation over them.
 void write_summary(const SweepPlan& pl) {
   const auto& points = pl.points;
   // Columns: the union of the points' metrics, in order of first appearance.
-  std::vector<std::string> metric_names;
-  for (const auto& p : points)
+  std::vector<std::string> metric_names, keys;
+  for (const auto& p : points) {
     for (const auto& [k, v] : p.metrics)
       if (std::find(metric_names.begin(), metric_names.end(), k) == metric_names.end()) metric_names.push_back(k);
+    for (const auto& [k, v] : p.swept)
+      if (std::find(keys.begin(), keys.end(), k) == keys.end()) keys.push_back(k);
+  }
   if (metric_names.empty()) metric_names = {"final_loss"};
+  const bool seeded = !points.empty() && points[0].seed >= 0;
+  auto metric_of = [](const SweepPoint& p, const std::string& name) {
+    for (const auto& [k, x] : p.metrics)
+      if (k == name) return x;
+    return static_cast<double>(NAN);
+  };
+
   std::ostringstream md, csv;
-  md << "| run | overrides | status |";
-  csv << "run,overrides,status";
+  md << "| run |";
+  csv << "run";
+  for (const auto& k : keys) md << " " << k << " |", csv << "," << csv_field(k);
+  if (seeded) md << " seed |", csv << ",seed";
+  md << " status |";
+  csv << ",status";
   for (const auto& m : metric_names) md << " " << m << " |", csv << "," << csv_field(m);
-  md << " error |\n|---|---|---|";
+  md << " error |\n|";
   csv << ",error\n";
-  for (size_t k = 0; k < metric_names.size(); ++k) md << "---|";
-  md << "---|\n";
+  for (size_t k = 0; k < keys.size() + (seeded ? 1 : 0) + metric_names.size() + 3; ++k) md << "---|";
+  md << "\n";
   std::vector<std::string> names, swept, status, errors, all_overrides;
-  std::vector<double> failed;
+  std::vector<std::vector<std::string>> key_texts(keys.size());
+  std::vector<double> failed, seed_col;
   std::vector<std::vector<double>> values(metric_names.size());
   for (const SweepPoint& p : points) {
     std::string ov, all;
-    for (size_t k = pl.common.size(); k + 3 < p.overrides.size(); ++k) ov += (ov.empty() ? "" : " ") + p.overrides[k];
+    for (const auto& [k, v] : p.swept) ov += (ov.empty() ? "" : " ") + k + "=" + v;
     for (const auto& x : p.overrides) all += (all.empty() ? "" : " ") + x;
-    md << "| " << p.name << " | `" << ov << "` | " << p.status << " |";
-    csv << csv_field(p.name) << "," << csv_field(ov) << "," << csv_field(p.status);
+    md << "| " << p.name << " |";
+    csv << csv_field(p.name);
+    for (size_t k = 0; k < keys.size(); ++k) {
+      key_texts[k].push_back(swept_value(p, keys[k]));
+      md << " " << key_texts[k].back() << " |";
+      csv << "," << csv_field(key_texts[k].back());
+    }
+    if (seeded) {
+      md << " " << p.seed << " |";
+      csv << "," << p.seed;
+      seed_col.push_back(static_cast<double>(p.seed));
+    }
+    md << " " << p.status << " |";
+    csv << "," << csv_field(p.status);
     for (size_t m = 0; m < metric_names.size(); ++m) {
-      double v = NAN;
-      for (const auto& [k, x] : p.metrics)
-        if (k == metric_names[m]) v = x;
+      const double v = metric_of(p, metric_names[m]);
       values[m].push_back(v);
-      std::ostringstream num;
-      num.precision(5);
-      num << v;
-      md << " " << (std::isnan(v) ? "" : num.str()) << " |";
-      csv << "," << (std::isnan(v) ? "" : num.str());
+      md << " " << num_text(v) << " |";
+      csv << "," << num_text(v);
     }
     std::string err = p.error;
     for (char& c : err)
@@ -352,19 +449,87 @@ void write_summary(const SweepPlan& pl) {
     errors.push_back(p.error);
     failed.push_back(p.status == "failed" ? 1.0 : 0.0);
   }
-  TableFile h5(pl.out_dir + "/sweep.h5", {{"sweep", pl.path}, {"base", pl.base}, {"table", md.str()}});
-  std::vector<TableColumn> cols{TableColumn::of("run", names), TableColumn::of("overrides", swept),
-                                TableColumn::of("status", status), TableColumn::of("failed", failed)};
+
+  // Grid cells over seeds: consecutive points with the same swept values.
+  std::ostringstream cells_md, cells_csv;
+  std::vector<TableColumn> cell_cols;
+  if (seeded) {
+    std::vector<std::vector<std::string>> cell_keys(keys.size());
+    std::vector<double> cell_n;
+    std::vector<std::vector<double>> mean(metric_names.size()), sd(metric_names.size());
+    cells_md << "\n## Mean ± sd over seeds\n\nn: seeds that finished; sd: sample standard deviation over them.\n\n|";
+    for (const auto& k : keys) cells_md << " " << k << " |", cells_csv << csv_field(k) << ",";
+    cells_md << " n |";
+    cells_csv << "n";
+    for (const auto& m : metric_names) cells_md << " " << m << " |", cells_csv << "," << csv_field(m + "_mean") << "," << csv_field(m + "_sd");
+    cells_md << "\n|";
+    cells_csv << "\n";
+    for (size_t k = 0; k < keys.size() + 1 + metric_names.size(); ++k) cells_md << "---|";
+    cells_md << "\n";
+    for (size_t a = 0, b; a < points.size(); a = b) {
+      for (b = a + 1; b < points.size() && points[b].swept == points[a].swept; ++b) {
+      }
+      int64_t n = 0;
+      for (size_t i = a; i < b; ++i) n += points[i].status == "done";
+      cells_md << "|";
+      for (size_t k = 0; k < keys.size(); ++k) {
+        cell_keys[k].push_back(swept_value(points[a], keys[k]));
+        cells_md << " " << cell_keys[k].back() << " |";
+        cells_csv << csv_field(cell_keys[k].back()) << ",";
+      }
+      cells_md << " " << n << " |";
+      cells_csv << n;
+      cell_n.push_back(static_cast<double>(n));
+      for (size_t m = 0; m < metric_names.size(); ++m) {
+        std::vector<double> v;
+        for (size_t i = a; i < b; ++i)
+          if (points[i].status == "done" && std::isfinite(values[m][i])) v.push_back(values[m][i]);
+        double mu = NAN, s = NAN;
+        if (!v.empty()) {
+          mu = 0;
+          for (double x : v) mu += x;
+          mu /= static_cast<double>(v.size());
+        }
+        if (v.size() > 1) {
+          s = 0;
+          for (double x : v) s += (x - mu) * (x - mu);
+          s = std::sqrt(s / static_cast<double>(v.size() - 1));
+        }
+        mean[m].push_back(mu);
+        sd[m].push_back(s);
+        cells_md << " " << num_text(mu) << (std::isnan(s) ? "" : " ± " + num_text(s)) << " |";
+        cells_csv << "," << num_text(mu) << "," << num_text(s);
+      }
+      cells_md << "\n";
+      cells_csv << "\n";
+    }
+    for (size_t k = 0; k < keys.size(); ++k) add_key_column(cell_cols, keys[k], cell_keys[k]);
+    cell_cols.push_back(TableColumn::of("n", cell_n));
+    for (size_t m = 0; m < metric_names.size(); ++m) {
+      cell_cols.push_back(TableColumn::of(metric_names[m] + "_mean", mean[m]));
+      cell_cols.push_back(TableColumn::of(metric_names[m] + "_sd", sd[m]));
+    }
+  }
+
+  TableFile h5(pl.out_dir + "/sweep.h5", {{"sweep", pl.path}, {"base", pl.base}, {"table", md.str() + cells_md.str()}});
+  std::vector<TableColumn> cols{TableColumn::of("run", names)};
+  for (size_t k = 0; k < keys.size(); ++k) add_key_column(cols, keys[k], key_texts[k]);
+  if (seeded) cols.push_back(TableColumn::of("seed", seed_col));
+  cols.push_back(TableColumn::of("status", status));
+  cols.push_back(TableColumn::of("failed", failed));
   for (size_t m = 0; m < metric_names.size(); ++m) cols.push_back(TableColumn::of(metric_names[m], values[m]));
   cols.push_back(TableColumn::of("error", errors));
+  cols.push_back(TableColumn::of("overrides", swept));
   cols.push_back(TableColumn::of("all_overrides", all_overrides));
   h5.table("points", cols);
+  if (seeded) h5.table("cells", cell_cols);
   h5.commit();
   std::string header = "# sweep: " + pl.path + "\n\nbase `" + pl.base + "`, " + std::to_string(points.size()) +
                        " points, runs in `" + pl.out_dir + "/<run>`, logs in `" + pl.out_dir + "/logs/`.\n\n";
-  atomic_write_text(pl.out_dir + "/summary.md", header + md.str());
+  atomic_write_text(pl.out_dir + "/summary.md", header + md.str() + cells_md.str());
   atomic_write_text(pl.out_dir + "/summary.csv", csv.str());
-  std::cout << header << md.str();
+  if (seeded) atomic_write_text(pl.out_dir + "/summary_cells.csv", cells_csv.str());
+  std::cout << header << md.str() << cells_md.str();
 }
 
 }  // namespace

@@ -12,7 +12,10 @@
 //     model: {hidden: [64, 128]}
 //   zip:                           # optional: lists of one length, varied together
 //     train: {lr: [1.0e-3, 3.0e-3]}
+//   seeds: [0, 1, 2]               # optional: each point once per run.seed; the summary adds
+//                                  # mean ± sd over the seeds of each grid cell
 #pragma once
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -21,6 +24,8 @@ namespace scorelab {
 struct SweepPoint {
   std::string name;                    // run directory name, from the overrides
   std::vector<std::string> overrides;  // key.path=value
+  std::vector<std::pair<std::string, std::string>> swept;  // the grid/zip values of this point (key.path, YAML text)
+  int64_t seed = -1;                   // run.seed of a `seeds:` replicate (-1: no seeds list)
   std::string status;                  // done | failed | stopped (by a signal) | planned
   std::string error;
   std::vector<std::pair<std::string, double>> metrics;

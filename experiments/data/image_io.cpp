@@ -168,6 +168,13 @@ ImageArray read_hdf5_unguarded(const std::string& path, const std::string& datas
   auto read = [&](const std::string& name, bool image) {
     H5Images h(path, name);
     const bool is_float = h.ds.getTypeClass() == H5T_FLOAT;
+    // What the header claims, checked before anything is allocated (a damaged header can claim
+    // petabytes): at most 64 GiB, which scorelab would hold in memory.
+    double bytes = image ? (is_float ? 4.0 : 1.0) : 8.0;
+    for (int64_t d : h.dims) bytes *= static_cast<double>(d);
+    if (bytes > 68719476736.0)
+      throw DataError(path + ": dataset '" + name + "' claims " + std::to_string(bytes / 1073741824.0) +
+                      " GiB, more than scorelab loads into memory (64 GiB); a damaged file?");
     if (!image && (h.ds.getTypeClass() != H5T_INTEGER || h.dims.size() != 1))
       throw DataError(path + ": labels '" + name + "' must be a 1-D dataset of integers (class indices 0.." +
                       std::to_string(kMaxClasses - 1) + ")");

@@ -180,3 +180,62 @@ TEST_CASE("a sweep is locked against a second copy, SIGKILLing it ends its train
   CHECK_THAT(log, Contains("SIGTERM after step"));
   CHECK_THAT(log, Contains("resuming"));
 }
+
+TEST_CASE("seeds replicate each grid cell: typed key columns, mean and sd per cell, rows printed as points finish",
+          "[experiments][sweep]") {
+  std::string dir = test::scratch_dir("sweep_seeds");
+  write_base(dir);
+  std::ofstream(dir + "/s.yaml") << "base: base.yaml\nout_dir: out\nseeds: [0, 1, 2]\n"
+                                    "grid:\n  train: {lr: [0.001, 0.003]}\n  loss: {weighting: [plain]}\n";
+  const std::string cmd = "cd " + dir + " && " + SCORELAB_BIN + " sweep s.yaml -j 2 > out.txt 2> err.txt";
+  REQUIRE(WEXITSTATUS(std::system(cmd.c_str())) == 0);
+  const std::string h5 = dir + "/out/sweep.h5";
+  CHECK(RunLog::read_strings(h5, "points/run") ==
+        std::vector<std::string>{"lr-0.001_weighting-plain_seed-0", "lr-0.001_weighting-plain_seed-1",
+                                 "lr-0.001_weighting-plain_seed-2", "lr-0.003_weighting-plain_seed-0",
+                                 "lr-0.003_weighting-plain_seed-1", "lr-0.003_weighting-plain_seed-2"});
+  // One typed column per swept key: numbers stay numbers, words stay strings.
+  CHECK(RunLog::read_column(h5, "points/train.lr") == std::vector<double>{0.001, 0.001, 0.001, 0.003, 0.003, 0.003});
+  CHECK(RunLog::read_strings(h5, "points/loss.weighting") == std::vector<std::string>(6, "plain"));
+  CHECK(RunLog::read_column(h5, "points/seed") == std::vector<double>{0, 1, 2, 0, 1, 2});
+  // Seeds give different runs; each cell's mean and sample sd are those of its three points.
+  const auto w2 = RunLog::read_column(h5, "points/sliced_w2");
+  REQUIRE(w2.size() == 6);
+  CHECK(w2[0] != w2[1]);
+  CHECK(RunLog::read_column(h5, "cells/n") == std::vector<double>{3, 3});
+  CHECK(RunLog::read_column(h5, "cells/train.lr") == std::vector<double>{0.001, 0.003});
+  const auto mean = RunLog::read_column(h5, "cells/sliced_w2_mean"), sd = RunLog::read_column(h5, "cells/sliced_w2_sd");
+  for (int c = 0; c < 2; ++c) {
+    const double m = (w2[3 * c] + w2[3 * c + 1] + w2[3 * c + 2]) / 3;
+    double ss = 0;
+    for (int i = 0; i < 3; ++i) ss += (w2[3 * c + i] - m) * (w2[3 * c + i] - m);
+    CHECK(mean[c] == Approx(m).epsilon(1e-12));
+    CHECK(sd[c] == Approx(std::sqrt(ss / 2)).epsilon(1e-12));
+  }
+  const std::string md = read_text(dir + "/out/summary.md");
+  CHECK_THAT(md, Contains("| run | train.lr | loss.weighting | seed | status |") && Contains("## Mean ± sd over seeds") &&
+                     Contains(" ± "));
+  CHECK(fs::exists(dir + "/out/summary_cells.csv"));
+  // A line per point as it finishes, before the summary.
+  const std::string out = read_text(dir + "/out.txt");
+  for (int k = 1; k <= 6; ++k) CHECK_THAT(out, Contains("[" + std::to_string(k) + "/6] "));
+  CHECK(out.find("[6/6] ") < out.find("# sweep:"));
+  // Straight into pandas: one DataFrame per table, numeric key columns as float64.
+  const std::string py =
+      "import h5py, pandas as pd, sys\n"
+      "f = h5py.File(sys.argv[1], 'r')\n"
+      "for t, rows in (('points', 6), ('cells', 2)):\n"
+      "    g = f[t]\n"
+      "    df = pd.DataFrame({c: g[c][:] for c in g.attrs['columns'].split(',')})\n"
+      "    assert df.shape[0] == rows, df.shape\n"
+      "    assert df['train.lr'].dtype == 'float64'\n"
+      "print('ok')\n";
+  std::ofstream(dir + "/read.py") << py;
+  CHECK(std::system(("/usr/bin/python3 " + dir + "/read.py " + h5 + " > " + dir + "/py.txt 2>&1").c_str()) == 0);
+  CHECK_THAT(read_text(dir + "/py.txt"), Contains("ok"));
+  // A seed listed twice is refused before anything runs.
+  std::ofstream(dir + "/dup.yaml") << "base: base.yaml\nout_dir: dup\nseeds: [0, 0]\ngrid:\n  train: {lr: [0.001]}\n";
+  CHECK(WEXITSTATUS(std::system(("cd " + dir + " && " + SCORELAB_BIN + " sweep dup.yaml > dup.txt 2>&1").c_str())) == 2);
+  CHECK_THAT(read_text(dir + "/dup.txt"), Contains("seeds") && Contains("listed twice"));
+  CHECK_FALSE(fs::exists(dir + "/dup/sweep.h5"));
+}
