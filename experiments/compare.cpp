@@ -68,6 +68,23 @@ std::vector<Setting> expand(const Config& cmp) {
   return out;
 }
 
+// Mean and standard error of the mean (sample sd / sqrt(n)); NaN error for one value.
+std::pair<double, double> mean_and_se(const std::vector<double>& v) {
+  double m = 0;
+  for (double x : v) m += x;
+  m /= static_cast<double>(v.size());
+  if (v.size() < 2) return {m, NAN};
+  double ss = 0;
+  for (double x : v) ss += (x - m) * (x - m);
+  return {m, std::sqrt(ss / static_cast<double>(v.size() - 1) / static_cast<double>(v.size()))};
+}
+
+double metric_value(const CompareRow& r, const std::string& name) {
+  for (const auto& [k, v] : r.metrics)
+    if (k == name) return v;
+  return NAN;
+}
+
 // samples.png: the data, then one row per sampler entry with a panel per step count (metric
 // values in each panel's subtitle). quality_vs_nfe.png: the quality metric against NFE (log-log),
 // one line per entry, the metric's floor and prior value dashed.
@@ -88,11 +105,7 @@ void plot_compare(const std::string& out_dir, bool images, const at::Tensor& ref
     }
     return settings[i].sampler + (label.empty() ? "" : " (" + label + ")");
   };
-  auto quality_of = [&](const CompareRow& r) {
-    for (const auto& [k, v] : r.metrics)
-      if (k == quality) return v;
-    return static_cast<double>(NAN);
-  };
+  auto quality_of = [&](const CompareRow& r) { return metric_value(r, quality); };
   if (images || points) {
     fig::Figure f;
     f.title = "samplers on " + path + " (same x_T for every panel)";
@@ -154,6 +167,8 @@ void plot_compare(const std::string& out_dir, bool images, const at::Tensor& ref
     for (size_t i : e) {
       s.x.push_back(static_cast<double>(rows[i].nfe));
       s.y.push_back(quality_of(rows[i]));
+      for (size_t k = 0; k < rows[i].metrics.size(); ++k)
+        if (rows[i].metrics[k].first == quality) s.err.push_back(rows[i].se[k]);
     }
     p.series.push_back(s);
   }
@@ -191,6 +206,7 @@ std::vector<CompareRow> run_compare(const std::string& path, const std::vector<s
   for (int64_t i = 0; i < nov; ++i) base.push_back(cmp.get_text("overrides." + std::to_string(i)));
   const int64_t n = cmp.get_int("n", 2000, 1);
   const int64_t seed = cmp.get_int("seed", 0, 0);
+  const int64_t repeats = cmp.get_int("repeats", 3, 1, 100);
   const int64_t ref_n = cmp.get_int("reference_n", 4000, 2);
   const int64_t projections = cmp.get_int("projections", 256, 1);
   const std::string out_dir = cmp.get_string("out_dir", "runs/compare/" + fs::path(path).stem().string());
@@ -234,37 +250,95 @@ std::vector<CompareRow> run_compare(const std::string& path, const std::vector<s
   const at::Tensor& ref = ev.reference();
   const auto opts = at::TensorOptions().dtype(ex0.run.dtype).device(ex0.device);
 
+  // Each row `repeats` times, repeat k from x_T and noise of seed + k (the same for every row):
+  // metrics and seconds are means over the repeats, with the metrics' standard errors.
   std::vector<CompareRow> rows;
-  std::vector<at::Tensor> samples;
+  std::vector<at::Tensor> samples;  // repeat 0's
   for (size_t i = 0; i < settings.size(); ++i) {
-    SampleResult r = draw_samples(*samplers[i], *loaded.model, n, batch_sizes[i], static_cast<uint64_t>(seed),
-                                  ex0.data->sample_shape(), opts, settings[i].sampler);
-    CompareRow row{settings[i].sampler, settings[i].label, r.nfe, r.seconds, ev.score(r.x)};
+    CompareRow row{settings[i].sampler, settings[i].label, 0, 0, {}, {}, {}};
+    std::vector<std::vector<double>>& per_repeat = row.per_repeat;
+    for (int64_t k = 0; k < repeats; ++k) {
+      const std::string label = repeats > 1 ? settings[i].sampler + " (" + std::to_string(k + 1) + "/" +
+                                                  std::to_string(repeats) + ")"
+                                            : settings[i].sampler;
+      SampleResult r = draw_samples(*samplers[i], *loaded.model, n, batch_sizes[i], static_cast<uint64_t>(seed + k),
+                                    ex0.data->sample_shape(), opts, label);
+      const Metrics m = ev.score(r.x);
+      if (k == 0) {
+        row.metrics = m;
+        per_repeat.resize(m.size());
+        samples.push_back(r.x);
+      }
+      for (size_t j = 0; j < m.size(); ++j) per_repeat[j].push_back(m[j].second);
+      row.nfe = r.nfe;
+      row.seconds += r.seconds / static_cast<double>(repeats);
+    }
+    for (size_t j = 0; j < row.metrics.size(); ++j) {
+      const auto [mean, se] = mean_and_se(per_repeat[j]);
+      row.metrics[j].second = mean;
+      row.se.push_back(se);
+    }
     rows.push_back(row);
-    samples.push_back(r.x);
   }
 
   // Outputs: Markdown, CSV, HDF5, plots.
   fs::create_directories(out_dir);
   std::ostringstream md, csv;
-  md << "| sampler | settings | NFE | seconds |";
-  csv << "sampler,settings,nfe,seconds";
-  for (const auto& [k, v] : rows[0].metrics) md << " " << k << " |", csv << "," << csv_field(k);
-  md << "\n|---|---|---|---|";
+  // NFE-matched rows: an NFE shared by rows of different sampler entries gets a group letter;
+  // within each group the lowest `quality` value is in bold (the built-in quality metrics are
+  // distances, lower is better).
+  std::vector<std::string> group(rows.size());
+  std::vector<bool> best(rows.size(), false);
+  {
+    char letter = 'A';
+    std::vector<bool> seen(rows.size(), false);
+    for (size_t i = 0; i < rows.size(); ++i) {
+      if (seen[i]) continue;
+      std::vector<size_t> same{i};
+      for (size_t j = i + 1; j < rows.size(); ++j)
+        if (rows[j].nfe == rows[i].nfe && settings[j].entry != settings[i].entry) same.push_back(j);
+      if (same.size() < 2) continue;
+      size_t arg = same[0];
+      for (size_t j : same) {
+        seen[j] = true;
+        group[j] = std::string(1, letter);
+        if (metric_value(rows[j], quality) < metric_value(rows[arg], quality)) arg = j;
+      }
+      best[arg] = true;
+      if (letter < 'Z') ++letter;
+    }
+  }
+  md << "| sampler | settings | NFE | NFE-matched | seconds |";
+  csv << "sampler,settings,nfe,nfe_group,seconds";
+  for (const auto& [k, v] : rows[0].metrics) md << " " << k << " |", csv << "," << csv_field(k) << "," << csv_field(k + "_se");
+  md << "\n|---|---|---|---|---|";
   for (size_t k = 0; k < rows[0].metrics.size(); ++k) md << "---|";
   md << "\n";
   csv << "\n";
-  for (const auto& r : rows) {
-    md << "| " << r.sampler << " | " << r.settings << " | " << r.nfe << " | " << fmt3(r.seconds) << " |";
-    csv << csv_field(r.sampler) << "," << csv_field(r.settings) << "," << r.nfe << "," << r.seconds;
-    for (const auto& [k, v] : r.metrics) md << " " << fmt(v) << " |", csv << "," << v;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const CompareRow& r = rows[i];
+    md << "| " << r.sampler << " | " << r.settings << " | " << r.nfe << " | " << group[i] << " | " << fmt3(r.seconds) << " |";
+    csv << csv_field(r.sampler) << "," << csv_field(r.settings) << "," << r.nfe << "," << group[i] << "," << r.seconds;
+    for (size_t k = 0; k < r.metrics.size(); ++k) {
+      std::string cell = fmt(r.metrics[k].second) + (std::isnan(r.se[k]) ? "" : " ± " + fmt3(r.se[k]));
+      if (best[i] && r.metrics[k].first == quality) cell = "**" + cell + "**";
+      md << " " << cell << " |";
+      csv << "," << r.metrics[k].second << ",";
+      if (!std::isnan(r.se[k])) csv << r.se[k];
+    }
     md << "\n";
     csv << "\n";
   }
   std::string header = "# compare: " + path + "\n\nsource `" + source + "`, " + std::to_string(n) +
-                       " samples per sampler from the same x_T (seed " + std::to_string(seed) + "), metrics against " +
-                       std::to_string(ref_n) + " fresh data points (sliced W2 with " + std::to_string(projections) +
-                       " directions).";
+                       " samples per sampler from the same x_T; metrics against " + std::to_string(ref_n) +
+                       " fresh data points (sliced W2 with " + std::to_string(projections) + " directions). " +
+                       (repeats > 1 ? "Each value is the mean ± standard error over " + std::to_string(repeats) +
+                                          " repeats (x_T and noise of seeds " + std::to_string(seed) + ".." +
+                                          std::to_string(seed + repeats - 1) +
+                                          ", the same for every row; sd / sqrt(repeats)); seconds: mean wall time."
+                                    : "One repeat (seed " + std::to_string(seed) + "): no standard errors.") +
+                       " NFE-matched: rows of different samplers with the same NFE share a letter; the lowest " + quality +
+                       " of each group is in bold. Baselines:";
   for (const auto& [k, v] : ev.baselines()) header += " " + k + " " + fmt(v) + ";";
   header += "\n\n";
   atomic_write_text(out_dir + "/compare.md", header + md.str());
@@ -283,10 +357,12 @@ std::vector<CompareRow> run_compare(const std::string& path, const std::vector<s
     }
     std::vector<TableColumn> cols{TableColumn::of("sampler", sampler), TableColumn::of("settings", label),
                                   TableColumn::of("nfe", nfe), TableColumn::of("seconds", seconds)};
+    cols.push_back(TableColumn::of("nfe_group", group));
     for (size_t k = 0; k < rows[0].metrics.size(); ++k) {
-      std::vector<double> v;
-      for (const auto& r : rows) v.push_back(r.metrics[k].second);
+      std::vector<double> v, e;
+      for (const auto& r : rows) v.push_back(r.metrics[k].second), e.push_back(r.se[k]);
       cols.push_back(TableColumn::of(rows[0].metrics[k].first, v));
+      cols.push_back(TableColumn::of(rows[0].metrics[k].first + "_se", e));
     }
     h5.table("compare", cols);
     for (size_t i = 0; i < rows.size(); ++i)

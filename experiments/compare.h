@@ -26,8 +26,10 @@ namespace scorelab {
 struct CompareRow {
   std::string sampler, settings;
   int64_t nfe = 0;
-  double seconds = 0;
-  std::vector<std::pair<std::string, double>> metrics;
+  double seconds = 0;                                   // mean over the repeats
+  std::vector<std::pair<std::string, double>> metrics;  // mean over the repeats
+  std::vector<double> se;  // each metric's standard error over the repeats (sd / sqrt(R)); NaN for R = 1
+  std::vector<std::vector<double>> per_repeat;  // [metric][repeat]: the values behind mean and se
 };
 
 // `reg` builds the model, data and samplers (tests pass counting registries).

@@ -1,8 +1,10 @@
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
+#include "core/fsutil.h"
 #include "core/h5log.h"
 #include "experiments/compare.h"
 #include "experiments/data/gmm_dataset.h"
@@ -41,6 +43,29 @@ TEST_CASE("compare on the oracle: identical settings give identical samples, NFE
   for (const char* f : {"compare.md", "compare.csv", "samples.png", "quality_vs_nfe.png"}) CHECK(fs::exists(dir + "/out/" + f));
   // Fewer steps are worse: 5 Euler–Maruyama steps are far from the target.
   CHECK(rows[0].metrics[0].second > rows[1].metrics[0].second);
+  // The default 3 repeats: x_T and noise of seeds 4, 5, 6 against one reference set. Each value
+  // is the mean of its repeats, its standard error their sample sd / sqrt(3); repeat 0 is the
+  // run with repeats=1.
+  const auto single = run_compare(dir + "/cmp.yaml", {"repeats=1", "out_dir=" + dir + "/single"});
+  for (size_t i = 0; i < rows.size(); ++i)
+    for (size_t j = 0; j < rows[i].metrics.size(); ++j) {
+      INFO("row " << i << " " << rows[i].metrics[j].first);
+      const auto& v = rows[i].per_repeat[j];
+      REQUIRE(v.size() == 3);
+      const double m = (v[0] + v[1] + v[2]) / 3;
+      double ss = 0;
+      for (double x : v) ss += (x - m) * (x - m);
+      CHECK(rows[i].metrics[j].second == Approx(m).epsilon(1e-12).margin(1e-15));
+      CHECK(rows[i].se[j] == Approx(std::sqrt(ss / 2 / 3)).epsilon(1e-9).margin(1e-15));
+      CHECK(v[0] == single[i].metrics[j].second);
+      CHECK(std::isnan(single[i].se[j]));  // one repeat: no standard error
+    }
+  CHECK(rows[0].per_repeat[0][0] != rows[0].per_repeat[0][1]);  // other x_T, other samples
+  CHECK(RunLog::read_column(h5, "compare/sliced_w2_se").size() == 5);
+  // NFE-matched rows of different entries share a group letter: 20 (rows 1, 2), 14 and 12 alone.
+  CHECK(RunLog::read_strings(h5, "compare/nfe_group") == std::vector<std::string>{"", "A", "A", "", ""});
+  const std::string md = read_text(dir + "/out/compare.md");
+  CHECK_THAT(md, Catch::Contains(" ± ") && Catch::Contains("**") && Catch::Contains("mean ± standard error over 3 repeats"));
 }
 
 TEST_CASE("a bad sampler entry in a comparison names its line before anything runs", "[experiments][compare]") {
