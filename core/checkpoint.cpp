@@ -2,6 +2,8 @@
 
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include <torch/nn/module.h>
 #include <torch/serialize.h>
@@ -34,6 +36,12 @@ void Checksum::tensor(const at::Tensor& t) {
   for (int64_t d : c.sizes()) number(d);
   bytes(c.data_ptr(), c.numel() * c.element_size());
 }
+
+namespace {
+// The first bytes of a checkpoint file (then payload length and checksum, 8 bytes each). Files
+// without it are checkpoints of earlier versions: LibTorch archives, read unchecked.
+constexpr char kEnvelopeMagic[16] = {'S', 'C', 'O', 'R', 'E', 'L', 'A', 'B', '-', 'C', 'K', 'P', 'T', '-', '2', '\n'};
+}  // namespace
 
 namespace {
 int64_t model_checksum(const torch::nn::Module& model) {
@@ -122,7 +130,22 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model, const st
   archive.write("checksum_ema", c10::IValue(list_checksum(ema)));
   if (optimizer) archive.write("checksum_optimizer", c10::IValue(list_checksum(optimizer->checksum_tensors())));
   archive.write("format", c10::IValue(std::string("scorelab-checkpoint-1")));
-  atomic_publish(path, [&](const std::string& tmp) { archive.save_to(tmp); });
+  // The archive inside an envelope: magic, payload length and a checksum of the payload, checked
+  // before LibTorch parses anything (its parsers can crash on damaged input; found by fuzzing).
+  std::ostringstream payload_stream;
+  archive.save_to(payload_stream);
+  const std::string payload = payload_stream.str();
+  Checksum sum;
+  sum.bytes(payload.data(), payload.size());
+  const uint64_t header[2] = {static_cast<uint64_t>(payload.size()), static_cast<uint64_t>(sum.value())};
+  atomic_publish(path, [&](const std::string& tmp) {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out.write(kEnvelopeMagic, sizeof kEnvelopeMagic);
+    out.write(reinterpret_cast<const char*>(header), sizeof header);
+    out.write(payload.data(), static_cast<std::streamsize>(payload.size()));
+    out.close();
+    if (!out) throw std::runtime_error("cannot write " + tmp);
+  });
 }
 
 namespace {
@@ -203,8 +226,31 @@ CheckpointMeta load_checkpoint(const std::string& path, torch::nn::Module* model
                                CheckpointPart* optimizer) {
   if (!std::filesystem::exists(path)) throw std::runtime_error(path + ": no such checkpoint");
   torch::serialize::InputArchive archive;
+  std::string bytes;
   try {
-    archive.load_from(path);
+    bytes = read_text(path);
+  } catch (const std::exception&) {
+    throw std::runtime_error(path + ": cannot read the checkpoint");
+  }
+  const size_t head = sizeof kEnvelopeMagic + 2 * sizeof(uint64_t);
+  const bool enveloped = bytes.size() >= sizeof kEnvelopeMagic && bytes.compare(0, sizeof kEnvelopeMagic, kEnvelopeMagic,
+                                                                                 sizeof kEnvelopeMagic) == 0;
+  if (enveloped) {
+    uint64_t header[2] = {0, 0};
+    if (bytes.size() >= head) std::memcpy(header, bytes.data() + sizeof kEnvelopeMagic, sizeof header);
+    if (bytes.size() < head || header[0] != bytes.size() - head)
+      throw DataError(path + ": truncated or extended checkpoint (" + std::to_string(bytes.size()) +
+                      " bytes, its header promises " + std::to_string(header[0] + head) +
+                      "); use an earlier checkpoint (train.keep_checkpoints keeps them)");
+    Checksum sum;
+    sum.bytes(bytes.data() + head, bytes.size() - head);
+    if (static_cast<uint64_t>(sum.value()) != header[1])
+      throw DataError(path + ": the file does not match its checksum: it is damaged (a flipped bit or an edit); "
+                             "use an earlier checkpoint (train.keep_checkpoints keeps them)");
+  }
+  try {
+    std::istringstream in(enveloped ? bytes.substr(head) : bytes);
+    archive.load_from(in);
   } catch (const std::exception& e) {  // c10::Error, and the TorchScript parser's ErrorReport
     throw std::runtime_error(path + ": not a readable scorelab checkpoint");
   }

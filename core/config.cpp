@@ -95,6 +95,7 @@ std::map<std::string, std::string> leaves(const YAML::Node& root) {
 }
 
 // YAML maps keep a repeated key twice and lookups see the first: a repeated key is refused.
+// So is a key that is not a plain scalar (YAML's `? ` complex keys: a list or map as a key).
 void check_duplicate_keys(const YAML::Node& node, const std::string& path, const std::string& source) {
   if (node.IsSequence()) {
     for (size_t i = 0; i < node.size(); ++i) check_duplicate_keys(node[i], path + "." + std::to_string(i), source);
@@ -103,8 +104,11 @@ void check_duplicate_keys(const YAML::Node& node, const std::string& path, const
   if (!node.IsMap()) return;
   std::map<std::string, int> seen;  // key -> line
   for (const auto& kv : node) {
-    const std::string key = kv.first.Scalar(), full = path.empty() ? key : path + "." + key;
     const int line = kv.first.Mark().line + 1;
+    if (!kv.first.IsScalar())
+      throw ConfigError(source + ":" + std::to_string(line) + ": " + (path.empty() ? "(top level)" : path) +
+                        ": a key must be a plain name, not a list or a map");
+    const std::string key = kv.first.Scalar(), full = path.empty() ? key : path + "." + key;
     auto [it, fresh] = seen.emplace(key, line);
     if (!fresh)
       throw ConfigError(source + ":" + std::to_string(line) + ": " + full + ": duplicate key (first at line " +

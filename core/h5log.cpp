@@ -513,10 +513,11 @@ void TableFile::commit() {
 
 void write_h5_file(const std::string& path, const std::string& name, const at::Tensor& data, const AttrMap& attrs,
                    const NumAttrMap& num_attrs) {
-  atomic_publish(path, [&](const std::string& tmp) {
-    H5::H5File f = h5("create " + tmp, [&] { return H5::H5File(tmp, H5F_ACC_TRUNC); });
-    write_array_to(f, name, data, attrs, num_attrs);
-  });
+  // Built in memory and published with checked writes (TableFile): a full disk is a clean
+  // StorageError. Writing through HDF5's file driver instead crashed on a failed write.
+  TableFile f(path);
+  f.array(name, data, attrs, num_attrs);
+  f.commit();
 }
 
 }  // namespace scorelab

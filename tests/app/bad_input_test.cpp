@@ -28,6 +28,7 @@ struct Case {
   std::string expect;                         // a part of the message on stderr
   std::map<std::string, std::string> files;   // written into the case's directory first
   bool with_run = false;                      // a finished run copied to runs/t first
+  std::string shell = "";                     // run before scorelab in the case's shell (limits)
 };
 
 // path -> (size, contents hash) of everything below `dir`.
@@ -144,6 +145,12 @@ std::vector<Case> corpus() {
   c.push_back({"likelihood missing.pt", "missing.pt", {}});
   c.push_back({"likelihood runs/t/checkpoints/last.pt likelihood.n=0 -o l.h5", "likelihood.n", {}, true});
   c.push_back({"likelihood runs/t/checkpoints/last.pt -o exists.h5", "exists.h5", {{"exists.h5", "keep me"}}, true});
+  // A tiny full disk: a 1 KiB file-size limit (SIGXFSZ ignored, so writes fail with EFBIG as on
+  // a full disk); the output is not left half-written.
+  c.push_back({"sample runs/t/checkpoints/last.pt sample.n=2000 -o s.h5", "could not write", {}, true,
+               "trap '' XFSZ; ulimit -f 1; "});
+  c.push_back({"likelihood runs/t/checkpoints/last.pt likelihood.n=2000 -o l.h5", "could not write", {}, true,
+               "trap '' XFSZ; ulimit -f 1; "});
   // Data files.
   c.push_back(train_override("data.type=mnist data.path=.", "train-images"));
   c.push_back({"train good.yaml data.type=mnist data.path=idx", "idx", {{"good.yaml", kGood},
@@ -203,7 +210,9 @@ TEST_CASE("the bad-input corpus: every case exits 2 with a clear message and wri
     }
     const auto before = snapshot(dir);
     const std::string out = root + "/out" + std::to_string(i) + ".txt", err = root + "/err" + std::to_string(i) + ".txt";
-    const int status = std::system(("cd " + dir + " && " + SCORELAB_BIN + " " + k.args + " > " + out + " 2> " + err).c_str());
+    // The output files live outside the case's directory (and outside any file-size limit).
+    const int status = std::system(("exec 3> " + out + " 4> " + err + "; cd " + dir + " && " + k.shell + SCORELAB_BIN + " " +
+                                    k.args + " >&3 2>&4").c_str());
     const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     const std::string message = read_text(err);
     INFO("case " << i << ": scorelab " << k.args << "\n  exit " << code << ", stderr: " << message);

@@ -101,16 +101,36 @@ TEST_CASE("a damaged or NaN-poisoned checkpoint is reported, not loaded", "[core
   torch::nn::Linear into(3, 4);
   std::vector<at::Tensor> ema_in;
   CHECK_NOTHROW(load_checkpoint(fresh("good.pt"), into.get(), &ema_in, nullptr));
-  // One flipped bit in the model's weights: the model part fails its checksum.
-  const std::string m = fresh("model.pt");
+  // The file's envelope: one flipped bit anywhere fails the whole-file checksum before LibTorch
+  // parses anything; a truncated file fails its length.
+  const std::string whole = fresh("whole.pt");
+  REQUIRE(flip_bit_of_value(whole, 1234.5f));
+  CHECK_THROWS_WITH(load_checkpoint(whole, into.get(), nullptr, nullptr),
+                    Catch::Contains("whole.pt") && Catch::Contains("does not match its checksum"));
+  const std::string cut = fresh("cut.pt");
+  {
+    std::string b = read_text(cut);
+    std::ofstream(cut, std::ios::binary | std::ios::trunc) << b.substr(0, b.size() - 100);
+  }
+  CHECK_THROWS_WITH(load_checkpoint(cut, into.get(), nullptr, nullptr), Catch::Contains("truncated"));
+  // Inside (and in checkpoints of earlier versions, which have no envelope: the payload alone),
+  // each part has its own checksum. One flipped bit in the model's weights:
+  auto unwrapped = [&](const std::string& name) {
+    const std::string path = fresh(name);
+    const std::string b = read_text(path);
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << b.substr(32);
+    return path;
+  };
+  CHECK_NOTHROW(load_checkpoint(unwrapped("legacy.pt"), into.get(), &ema_in, nullptr));
+  const std::string m = unwrapped("model.pt");
   REQUIRE(flip_bit_of_value(m, 1234.5f));
   CHECK_THROWS_WITH(load_checkpoint(m, into.get(), nullptr, nullptr), Catch::Contains("model part does not match its checksum"));
   // ... and the EMA's.
-  const std::string e = fresh("ema.pt");
+  const std::string e = unwrapped("ema.pt");
   REQUIRE(flip_bit_of_value(e, 777.25f));
   CHECK_THROWS_WITH(load_checkpoint(e, nullptr, &ema_in, nullptr), Catch::Contains("ema part does not match its checksum"));
   // Metadata: a changed byte of the recorded config.
-  const std::string c = fresh("meta.pt");
+  const std::string c = unwrapped("meta.pt");
   std::string bytes = read_text(c);
   const size_t at = bytes.find("seed: 1");
   REQUIRE(at != std::string::npos);

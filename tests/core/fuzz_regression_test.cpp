@@ -37,13 +37,20 @@ TEST_CASE("inputs the fuzzers crashed on are now read or refused with a clear er
   }
   // What the fixes say: a zero channel multiplier names its key; a checkpoint without the
   // optimizer part it is asked for names the file.
-  try {
-    Config cfg = Config::from_string(read_text(config.at(0)), "unet.yaml");
-    RunSpec::from(cfg, "fuzz");
-    FAIL("no error");
-  } catch (const ConfigError& e) {
-    CHECK_THAT(e.what(), Catch::Matchers::Contains("model.ch_mult") && Catch::Matchers::Contains("[1, 64]"));
-  }
+  const std::string dir = std::string(SCORELAB_SOURCE_DIR) + "/tests/fuzz/regressions/";
+  auto config_error = [&](const std::string& file) {
+    try {
+      Config cfg = Config::from_string(read_text(dir + "config/" + file), file);
+      RunSpec::from(cfg, "fuzz");
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK_THAT(config_error("unet_ch_mult_zero.yaml"),
+             Catch::Matchers::Contains("model.ch_mult") && Catch::Matchers::Contains("[1, 64]"));
+  CHECK_THAT(config_error("complex_yaml_key.yaml"),
+             Catch::Matchers::Contains("complex_yaml_key.yaml:12:") && Catch::Matchers::Contains("plain name"));
   fuzz::CheckpointState s;
   std::vector<at::Tensor> ema;
   CHECK_THROWS_WITH(load_checkpoint(checkpoints.at(0), s.net.get(), &ema, &s.adam),
