@@ -49,6 +49,7 @@ Parsed parse(const std::vector<std::string>& args, const std::string& usage, con
   auto add = opts.add_options();
   add("help,h", "show this help");
   add("quiet,q", "no progress bars (results and errors are still printed)");
+  add("check", "validate the config, overrides and input files, then exit (0: all good) without running or writing");
   if (extra) extra(add);
   // The positional arguments, kept out of the help text.
   po::options_description hidden;
@@ -75,7 +76,8 @@ int train_main(const std::vector<std::string>& args) {
   Parsed p = parse(args, "scorelab train <config.yaml> [key.path=value ...]", "experiment YAML file",
                    "Trains the model described by the config; writes runs/<run.name>/{config.yaml,log.h5,"
                    "checkpoints/last.pt,samples/}.\n");
-  return p.exit >= 0 ? p.exit : scorelab::command_train(p.input, p.overrides);
+  if (p.exit >= 0) return p.exit;
+  return p.vm.count("check") ? scorelab::check_train(p.input, p.overrides) : scorelab::command_train(p.input, p.overrides);
 }
 
 int train_classifier_main(const std::vector<std::string>& args) {
@@ -83,14 +85,16 @@ int train_classifier_main(const std::vector<std::string>& args) {
                    "Trains (or finds in classifier.cache_dir) the small CNN whose features the image Fréchet\n"
                    "distance uses, on the labels of the config's data set; prints its test accuracy and the\n"
                    "train-vs-test floor of the distance (docs/metrics.md).\n");
-  return p.exit >= 0 ? p.exit : scorelab::command_train_classifier(p.input, p.overrides);
+  if (p.exit >= 0) return p.exit;
+  return p.vm.count("check") ? scorelab::check_train(p.input, p.overrides)
+                             : scorelab::command_train_classifier(p.input, p.overrides);
 }
 
 int compare_main(const std::vector<std::string>& args) {
   Parsed p = parse(args, "scorelab compare <cmp.yaml> [key.path=value ...]", "comparison YAML",
                    "Runs every sampler of the file on one checkpoint or oracle from the same x_T; writes\n"
                    "compare.md, compare.csv, compare.h5, samples.png and quality_vs_nfe.png (docs/compare.md).\n");
-  return p.exit >= 0 ? p.exit : scorelab::command_compare(p.input, p.overrides);
+  return p.exit >= 0 ? p.exit : scorelab::command_compare(p.input, p.overrides, p.vm.count("check") > 0);
 }
 
 int sweep_main(const std::vector<std::string>& args) {
@@ -109,6 +113,7 @@ int sweep_main(const std::vector<std::string>& args) {
   if (o.jobs < 1) throw scorelab::ConfigError("--jobs (-j): must be >= 1, got " + std::to_string(o.jobs));
   o.emit = p.vm["emit"].as<std::string>();
   if (!o.emit.empty() && o.emit != "slurm") throw po::error("--emit takes 'slurm'");
+  o.check = p.vm.count("check") > 0;
   return scorelab::command_sweep(p.input, o);
 }
 
@@ -129,6 +134,7 @@ int inference_main(const std::string& cmd, const std::vector<std::string>& args)
   if (p.exit >= 0) return p.exit;
   const std::string out = p.vm["out"].as<std::string>();
   const bool force = p.vm.count("force") > 0;
+  if (p.vm.count("check")) return scorelab::check_inference(p.input, p.overrides, out, force);
   return sample ? scorelab::command_sample(p.input, p.overrides, out, force)
                 : scorelab::command_likelihood(p.input, p.overrides, out, force);
 }

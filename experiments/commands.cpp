@@ -13,6 +13,7 @@
 #include "core/tensor_util.h"
 #include "experiments/experiment.h"
 #include "experiments/inference.h"
+#include "experiments/run_spec.h"
 #include "experiments/trainer.h"
 
 namespace scorelab {
@@ -39,6 +40,13 @@ int command_train(const std::string& config_path, const std::vector<std::string>
   return s.stopped_nonfinite ? kExitNonFinite : 0;
 }
 
+int check_train(const std::string& config_path, const std::vector<std::string>& overrides) {
+  Config cfg = Config::load_file(config_path, overrides);
+  RunSpec spec = RunSpec::from(cfg, fs::path(config_path).stem().string());
+  std::cout << "ok: " << config_path << ": a valid run '" << spec.run.name << "' (nothing run)\n";
+  return 0;
+}
+
 namespace {
 // `-o FILE` names a file the user chose: never replaced without --force (checked before any work).
 void refuse_overwrite(const std::string& out, bool force) {
@@ -54,6 +62,14 @@ void refuse_overwrite(const std::string& out, bool force) {
   }
 }
 }  // namespace
+
+int check_inference(const std::string& source, const std::vector<std::string>& overrides, const std::string& out,
+                    bool force) {
+  refuse_overwrite(out, force);
+  load_for_inference(source, overrides);
+  std::cout << "ok: " << source << " loads with its config and these overrides (nothing run)\n";
+  return 0;
+}
 
 int command_sample(const std::string& source, const std::vector<std::string>& overrides, std::string out,
                    bool force) {

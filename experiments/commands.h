@@ -8,6 +8,13 @@ namespace scorelab {
 
 int command_train(const std::string& config_path, const std::vector<std::string>& overrides);
 
+// `--check`: what a command validates before it starts work — the config and overrides, the
+// files it reads (data headers; a checkpoint and its fit to the config), an -o that would be
+// refused — then one "ok: ..." line and exit 0, without training, sampling or writing anything.
+int check_train(const std::string& config_path, const std::vector<std::string>& overrides);
+int check_inference(const std::string& source, const std::vector<std::string>& overrides, const std::string& out,
+                    bool force);
+
 // Draws samples from a checkpoint (EMA weights unless sample.use_ema=false), or from the model
 // of a config file (an oracle), into an HDF5 file: dataset "samples" [n, ...] with the sampler
 // settings, seed and NFE as attributes. `out` defaults to <run dir>/samples.h5.

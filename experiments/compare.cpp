@@ -196,7 +196,7 @@ std::string fmt(double v) {
 }  // namespace
 
 std::vector<CompareRow> run_compare(const std::string& path, const std::vector<std::string>& cli_overrides,
-                                    const Registries& reg) {
+                                    const Registries& reg, bool check_only) {
   Config cmp = Config::load_file(path, cli_overrides);
   std::string source = cmp.get_string("source");
   if (!fs::exists(source) && fs::exists(fs::path(path).parent_path() / source))
@@ -242,6 +242,10 @@ std::vector<CompareRow> run_compare(const std::string& path, const std::vector<s
   if (std::find(columns.begin(), columns.end(), quality) == columns.end())
     cmp.fail("quality", "'" + quality + "' is not a metric of this comparison's data");
   cmp.check_unused();
+  if (check_only) {
+    std::cout << "ok: " << path << ": " << settings.size() << " sampler settings on " << source << " (nothing run)\n";
+    return {};
+  }
   if (ex0.run.threads > 0)
     at::set_num_threads(static_cast<int>(ex0.run.threads));
   else
@@ -376,8 +380,8 @@ std::vector<CompareRow> run_compare(const std::string& path, const std::vector<s
   return rows;
 }
 
-int command_compare(const std::string& path, const std::vector<std::string>& overrides) {
-  run_compare(path, overrides);
+int command_compare(const std::string& path, const std::vector<std::string>& overrides, bool check_only) {
+  run_compare(path, overrides, builtin_registries(), check_only);
   return 0;
 }
 

@@ -33,8 +33,10 @@ struct CompareRow {
 };
 
 // `reg` builds the model, data and samplers (tests pass counting registries).
+// `check_only`: stop once every row's sampler is built (the model, data and reference too):
+// no sampling, nothing written, no rows returned.
 std::vector<CompareRow> run_compare(const std::string& compare_yaml, const std::vector<std::string>& overrides,
-                                    const Registries& reg = builtin_registries());
-int command_compare(const std::string& compare_yaml, const std::vector<std::string>& overrides);
+                                    const Registries& reg = builtin_registries(), bool check_only = false);
+int command_compare(const std::string& compare_yaml, const std::vector<std::string>& overrides, bool check_only = false);
 
 }  // namespace scorelab

@@ -536,6 +536,15 @@ void write_summary(const SweepPlan& pl) {
 
 std::vector<SweepPoint> run_sweep(const std::string& path, const SweepOptions& o) {
   SweepPlan pl = plan(path);
+  if (o.check) {
+    validate(pl);
+    std::string errors;
+    for (const auto& p : pl.points)
+      if (p.status == "failed") errors += "\n  " + p.name + ": " + p.error;
+    if (!errors.empty()) throw ConfigError(path + ": points with errors:" + errors);
+    std::cout << "ok: " << path << ": " << pl.points.size() << " valid points (nothing run)\n";
+    return pl.points;
+  }
   fs::create_directories(pl.out_dir + "/logs");
   if (o.emit == "slurm") {
     emit_slurm(pl, o);

@@ -35,6 +35,7 @@ struct SweepOptions {
   int jobs = 1;
   std::string emit;  // "" (run) or "slurm"
   std::string exe;   // the scorelab executable for the child runs ("": this process's own)
+  bool check = false;  // validate the file and every point, run nothing, write nothing
 };
 
 std::vector<SweepPoint> run_sweep(const std::string& sweep_yaml, const SweepOptions& o);
