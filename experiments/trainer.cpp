@@ -67,7 +67,8 @@ int choose_threads(const Experiment& ex, ScoreModel& model, TrainingState& st) {
 void declare_tables(RunLog& log, const Experiment& ex, const Evaluator& ev) {
   std::vector<std::string> train_cols{"step", "loss"};
   for (const auto& p : ex.loss->part_names()) train_cols.push_back(p);
-  for (const char* c : {"grad_norm", "lr", "ema_decay", "seconds", "steps_per_sec", "nonfinite_steps"})
+  for (const char* c : {"grad_norm", "lr", "ema_decay", "seconds", "steps_per_sec", "nonfinite_steps", "loss_q0",
+                        "loss_q1", "loss_q2", "loss_q3"})
     train_cols.push_back(c);
   log.declare_table("train", train_cols);
   log.declare_table("eval", eval_columns(ev));
@@ -87,15 +88,45 @@ struct LossAccumulator {
       for (size_t i = 0; i < sum.size(); ++i) sum[i] = sum[i] + now[i];
     }
   }
-  // The partial interval for a checkpoint: the sums (none before the first step added), then
-  // the counts of finite and skipped steps.
+  // The examples' unweighted errors per quarter of the loss's time range (LossResult's
+  // per_example and t_frac): sums and counts, [4] float64.
+  at::Tensor q_sum, q_count;
+  void add_quantiles(const LossResult& r) {
+    if (!r.per_example.defined() || !r.t_frac.defined()) return;
+    const at::Tensor bin = (r.t_frac * 4).floor().clamp(0, 3).to(at::kLong);
+    if (!q_sum.defined()) {
+      q_sum = at::zeros({4}, r.per_example.options().dtype(at::kDouble));
+      q_count = at::zeros_like(q_sum);
+    }
+    q_sum.index_add_(0, bin, r.per_example.to(at::kDouble));
+    q_count.index_add_(0, bin, at::ones_like(r.per_example, r.per_example.options().dtype(at::kDouble)));
+  }
+  // Mean error per quarter (NaN where no example fell), then the interval starts anew.
+  std::vector<double> quantile_means() {
+    if (!q_sum.defined()) return std::vector<double>(4, std::nan(""));
+    at::Tensor m = (q_sum / q_count).to(at::kCPU).contiguous();
+    q_sum = q_count = at::Tensor();
+    return std::vector<double>(m.data_ptr<double>(), m.data_ptr<double>() + 4);
+  }
+  // The partial interval for a checkpoint: the sums (none before the first step added), the
+  // counts of finite and skipped steps, then the quantile sums and counts (when there are any).
   std::vector<at::Tensor> state(int64_t good, int64_t bad) const {
     std::vector<at::Tensor> s = sum;
     s.push_back(at::tensor({good, bad}, at::kLong));
+    if (q_sum.defined()) {
+      s.push_back(q_sum);
+      s.push_back(q_count);
+    }
     return s;
   }
-  void restore(const std::vector<at::Tensor>& s, int64_t& good, int64_t& bad) {
+  void restore(std::vector<at::Tensor> s, int64_t& good, int64_t& bad) {
     if (s.empty()) return;  // a checkpoint of an older version: the interval restarts
+    if (s.size() >= 3 && s.back().scalar_type() == at::kDouble && s.back().numel() == 4) {
+      q_count = s.back();
+      s.pop_back();
+      q_sum = s.back();
+      s.pop_back();
+    }
     sum.assign(s.begin(), s.end() - 1);
     good = s.back()[0].item<int64_t>();
     bad = s.back()[1].item<int64_t>();
@@ -228,6 +259,7 @@ TrainSummary train(Experiment& ex) {
   };
   LossAccumulator acc;
   install_stop_handlers();  // SIGINT / SIGTERM stop the loop after a checkpoint (core/signals.h)
+  ex.loss->set_per_example(true);  // the /train loss_q* columns
   int64_t good = 0, bad = 0;  // finite and skipped steps since the last log row
   acc.restore(meta.loop_state, good, bad);
   auto save = [&](int64_t step) {
@@ -265,6 +297,7 @@ TrainSummary train(Experiment& ex) {
       ++sum.nonfinite_steps;
     } else {
       acc.add(r, parts, gnorm);
+      acc.add_quantiles(r);
       ++good;
     }
 
@@ -278,6 +311,7 @@ TrainSummary train(Experiment& ex) {
       row.push_back(std::chrono::duration<double>(tn - t0).count());
       row.push_back(n / std::max(1e-9, std::chrono::duration<double>(tn - t_last).count()));
       row.push_back(static_cast<double>(bad));
+      for (double v : acc.quantile_means()) row.push_back(v);
       good = bad = 0;
       log->append_row("train", row);
       log->flush();
@@ -346,7 +380,9 @@ TrainSummary train(Experiment& ex) {
   const std::vector<double> curve_steps = RunLog::read_column(log_path, "train/step");
   if (curve_steps.size() > 1)
     plot_loss(sum.run_dir + "/samples/loss.png", ex.run.name + ": training loss (" + ex.cfg.at("loss").get_string("type", "") + ")",
-              curve_steps, RunLog::read_column(log_path, "train/loss"));
+              curve_steps, RunLog::read_column(log_path, "train/loss"),
+              {RunLog::read_column(log_path, "train/loss_q0"), RunLog::read_column(log_path, "train/loss_q1"),
+               RunLog::read_column(log_path, "train/loss_q2"), RunLog::read_column(log_path, "train/loss_q3")});
   plot_eval_history(log_path, sum.run_dir + "/samples/metrics.png", ex.run.name + ": evaluation during training");
   return sum;
 }

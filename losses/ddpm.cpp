@@ -98,6 +98,8 @@ LossResult DDPMLoss::operator()(const ScoreModel& model, const at::Tensor& x0, a
   r.parts["simple"] = simple.mean().detach();
   r.parts["vlb"] = vlb.mean().detach();
   r.parts["vlb_bpd"] = bits_per_dim(-vlb.mean(), dims).detach();
+  r.per_example = simple.detach();
+  r.t_frac = (i - 1).to(x0.scalar_type()) / static_cast<double>(chain_->N);
   return r;
 }
 

@@ -40,14 +40,25 @@ LossResult DSMLoss::operator()(const ScoreModel& model, const at::Tensor& x0, at
     std::tie(t, q_t) = times_.sample(B, gen, x0.options());
   at::Tensor z = at::randn(x0.sizes(), gen, x0.options());
   at::Tensor xt = at::addcmul(append_dims(sde.alpha(t), x0.dim()) * x0, append_dims(sde.sigma(t), x0.dim()), z);
+  const double span = sde_->T() - o_.eps;
   if (W && q) {
-    r.loss = at::mse_loss(model.eps(xt, t), z, at::Reduction::Sum) * (*W / *q / static_cast<double>(B));
+    if (per_example_) {  // the per-example errors: three element-wise operations more than mse_loss
+      at::Tensor err = sum_except_batch((model.eps(xt, t) - z).square());
+      r.loss = err.sum() * (*W / *q / static_cast<double>(B));
+      r.per_example = err.detach();
+      r.t_frac = (t.detach() - o_.eps) / span;
+    } else {
+      r.loss = at::mse_loss(model.eps(xt, t), z, at::Reduction::Sum) * (*W / *q / static_cast<double>(B));
+    }
     r.parts["dsm"] = r.loss.detach();
     r.parts["weight_mean"] = at::scalar_tensor(*W / *q, x0.options());
     return r;
   }
   at::Tensor w = weight(t) / q_t;
-  r.loss = (w * sum_except_batch((model.eps(xt, t) - z).pow(2))).mean();
+  at::Tensor err = sum_except_batch((model.eps(xt, t) - z).pow(2));
+  r.per_example = err.detach();
+  r.t_frac = (t.detach() - o_.eps) / span;
+  r.loss = (w * err).mean();
   r.parts["dsm"] = r.loss.detach();
   r.parts["weight_mean"] = w.mean().detach();
   return r;

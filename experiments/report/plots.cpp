@@ -78,12 +78,14 @@ std::vector<double> ema_smooth(const std::vector<double>& v, double decay) {
 }
 
 void plot_loss(const std::string& path, const std::string& title, const std::vector<double>& steps,
-               const std::vector<double>& loss) {
+               const std::vector<double>& loss, const std::vector<std::vector<double>>& quarters) {
   fig::Figure f;
   f.title = title;
-  f.panel_width = 420;
+  f.panel_width = 380;
   f.panel_height = 240;
+  f.cols = 2;
   fig::Panel p;
+  p.title = "the objective";
   p.xlabel = "training step";
   p.ylabel = "loss (log scale)";
   p.log_y = std::all_of(loss.begin(), loss.end(), [](double v) { return !std::isfinite(v) || v > 0; });
@@ -103,6 +105,27 @@ void plot_loss(const std::string& path, const std::string& title, const std::vec
   smooth.style = 1;
   p.series = {raw, smooth};
   f.panels.push_back(p);
+  bool any = false;
+  for (const auto& q : quarters)
+    for (double v : q) any |= std::isfinite(v);
+  if (any) {
+    fig::Panel qp;
+    qp.title = "error by noise level (quarters of t)";
+    qp.xlabel = "training step";
+    qp.ylabel = "unweighted error (EMA 0.9, log scale)";
+    qp.log_y = true;
+    const char* names[4] = {"t in [0, 0.25)", "t in [0.25, 0.5)", "t in [0.5, 0.75)", "t in [0.75, 1]"};
+    for (size_t k = 0; k < quarters.size() && k < 4; ++k) {
+      fig::Series s;
+      s.label = names[k];
+      s.x = steps;
+      s.y = ema_smooth(quarters[k], 0.9);
+      s.markers = false;
+      s.style = static_cast<int>(k) + 2;
+      qp.series.push_back(s);
+    }
+    f.panels.push_back(qp);
+  }
   fig::save(f, path);
 }
 

@@ -19,9 +19,10 @@ void plot_samples(const std::string& path, const at::Tensor& data, const at::Ten
                   const std::string& title, const std::string& caption);
 
 // The training loss per log interval (log scale) with its exponential moving average (0.9, bias
-// corrected) on top.
+// corrected) on top; beside it, when `quarters` has values, the unweighted per-example error in
+// each quarter of the time range (the log's loss_q0..q3), each smoothed the same way.
 void plot_loss(const std::string& path, const std::string& title, const std::vector<double>& steps,
-               const std::vector<double>& loss);
+               const std::vector<double>& loss, const std::vector<std::vector<double>>& quarters = {});
 
 // Each evaluation metric of a finished run's log.h5 over training steps, one panel per metric,
 // with its floor and the prior's value as dashed lines where the log has them. Written only when

@@ -40,6 +40,23 @@ TEST_CASE("the quickstart model learns: sliced W2 of samples far below the prior
   CHECK(fs::exists(dir + "/learns/config.yaml"));
   CHECK(RunLog::read_column(dir + "/learns/log.h5", "train/step").size() == 1500 / 50);
   CHECK(RunLog::read_column(dir + "/learns/log.h5", "eval/sliced_w2").at(0) == Approx(s.sliced_w2).epsilon(1e-12));
+  // The error per quarter of t, at the end of training. For eps-prediction on data of small
+  // spread, the optimal error per dimension is alpha^2 s^2 / (alpha^2 s^2 + sigma^2): near 1 as
+  // t -> 0 (the noise is hidden under the data), near 0 as t -> 1 (x_t is almost the noise).
+  std::vector<double> q[4];
+  for (int k = 0; k < 4; ++k) q[k] = RunLog::read_column(dir + "/learns/log.h5", "train/loss_q" + std::to_string(k));
+  REQUIRE(q[0].size() == 1500 / 50);
+  auto last5 = [](const std::vector<double>& v) {
+    double m = 0;
+    for (size_t i = v.size() - 5; i < v.size(); ++i) m += v[i] / 5;
+    return m;
+  };
+  INFO("quarters " << last5(q[0]) << " " << last5(q[1]) << " " << last5(q[2]) << " " << last5(q[3]));
+  CHECK(last5(q[0]) > last5(q[1]));
+  CHECK(last5(q[1]) > last5(q[2]));
+  CHECK(last5(q[2]) > last5(q[3]));
+  CHECK(last5(q[0]) > 4 * last5(q[3]));
+  CHECK(fs::exists(dir + "/learns/samples/loss.pdf"));
 }
 
 TEST_CASE("resume continues the same steps: bit-identical to an uninterrupted run", "[experiments][train]") {

@@ -88,3 +88,30 @@ TEST_CASE("DSM's constant-weight path (plain, uniform t) equals the per-sample w
     CHECK(a.parts.at("weight_mean").item<double>() == Approx(b.parts.at("weight_mean").item<double>()).epsilon(1e-12));
   }
 }
+
+TEST_CASE("DSM's per-example errors and time fractions add up to its loss", "[losses][dsm]") {
+  auto sde = std::make_shared<VPSDE>();
+  OracleScoreModel oracle(gaussian_data(), sde);
+  DSMOptions fast, general;
+  general.weight_fn = make_weighting([](const SDE&, const at::Tensor& t, double span) { return at::full_like(t, 1.0 / span); });
+  DSMLoss lf(fast, {sde, {2}}), lg(general, {sde, {2}});
+  at::Generator g0 = make_generator(5), g1 = make_generator(5), g2 = make_generator(5);
+  at::Tensor x0 = gaussian_data().sample(256, g0);
+  gaussian_data().sample(256, g1);
+  gaussian_data().sample(256, g2);
+  // Not asked: the fused path leaves them out. Asked: the same loss, and its per-example terms.
+  LossResult plain = lf(oracle, x0, g0);
+  CHECK_FALSE(plain.per_example.defined());
+  lf.set_per_example(true);
+  LossResult a = lf(oracle, x0, g1), b = lg(oracle, x0, g2);
+  REQUIRE(a.per_example.defined());
+  CHECK(a.loss.item<double>() == Approx(plain.loss.item<double>()).epsilon(1e-12));
+  // The plain objective is W/q (the constant weight_mean part) times the mean error.
+  CHECK(a.loss.item<double>() ==
+        Approx(a.parts.at("weight_mean").item<double>() * a.per_example.sum().item<double>() / 256).epsilon(1e-12));
+  CHECK(at::allclose(a.per_example, b.per_example, 1e-12, 0));  // the weighted path fills them too
+  CHECK(at::allclose(a.t_frac, b.t_frac, 0, 0));
+  CHECK(a.t_frac.min().item<double>() >= 0);
+  CHECK(a.t_frac.max().item<double>() <= 1);
+  CHECK(a.per_example.size(0) == 256);
+}
