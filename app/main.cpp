@@ -13,6 +13,7 @@
 #include "experiments/evaluation/classifier.h"
 #include "experiments/commands.h"
 #include "experiments/compare.h"
+#include "experiments/report/html_report.h"
 #include "experiments/sweep.h"
 
 namespace po = boost::program_options;
@@ -28,7 +29,8 @@ const char* kUsage =
     "  likelihood <checkpoint|oracle.yaml> [k=v ...] NLL of fresh data via the probability-flow ODE\n"
     "  compare <cmp.yaml> [key.path=value ...]      many samplers, one model, the same x_T: one table\n"
     "  sweep <sweep.yaml> [-j N] [--emit slurm]     a grid of overrides, one run each, one summary\n"
-    "  train-classifier <config.yaml> [k=v ...]     the image classifier behind the Fréchet distance\n\n"
+    "  train-classifier <config.yaml> [k=v ...]     the image classifier behind the Fréchet distance\n"
+    "  report <run|sweep|compare dir> [-o FILE]     one self-contained HTML page: figures, tables, config\n\n"
     "Run 'scorelab <command> --help' for a command's options (every command takes --quiet:\n"
     "no progress bars; progress goes to stderr, results to stdout). Overrides are typed like the\n"
     "YAML values they replace, e.g. train.steps=500 sample.type=euler_maruyama.\n"
@@ -117,6 +119,23 @@ int sweep_main(const std::vector<std::string>& args) {
   return scorelab::command_sweep(p.input, o);
 }
 
+int report_main(const std::vector<std::string>& args) {
+  Parsed p = parse(args, "scorelab report <run|sweep|compare directory> [-o FILE]", "directory",
+                   "Writes one self-contained HTML page (figures embedded, sortable tables, the resolved config and\n"
+                   "provenance) that opens offline: <dir>/report.html unless -o is given.\n",
+                   [](po::options_description_easy_init add) {
+                     add("out,o", po::value<std::string>()->default_value(""), "output HTML file")(
+                         "force", "replace the -o file if it exists");
+                   });
+  if (p.exit >= 0) return p.exit;
+  if (!p.overrides.empty()) throw po::error("report takes one directory and no overrides");
+  if (p.vm.count("check")) {
+    std::cout << "ok: " << p.input << " is a " << scorelab::report_kind(p.input) << " directory (nothing written)\n";
+    return 0;
+  }
+  return scorelab::command_report(p.input, p.vm["out"].as<std::string>(), p.vm.count("force") > 0);
+}
+
 // sample and likelihood: <checkpoint|config> [overrides] [-o out].
 int inference_main(const std::string& cmd, const std::vector<std::string>& args) {
   const bool sample = cmd == "sample";
@@ -161,6 +180,7 @@ int main(int argc, char** argv) {
     if (cmd == "compare") return compare_main(args);
     if (cmd == "sweep") return sweep_main(args);
     if (cmd == "train-classifier") return train_classifier_main(args);
+    if (cmd == "report") return report_main(args);
     std::cerr << "scorelab: unknown command '" << cmd << "'\n\n" << kUsage;
     return kExitBadInput;
   } catch (const scorelab::ConfigError& e) {

@@ -5,7 +5,7 @@
 set -euo pipefail
 PKGS=(cmake g++ make libtorch-dev libhdf5-dev libyaml-cpp-dev catch2
       libboost-program-options-dev zlib1g-dev libcairo2-dev pkg-config fonts-dejavu-core
-      poppler-utils libopenblas0-openmp
+      poppler-utils chromium libopenblas0-openmp
       python3-h5py python3-numpy python3-pandas dataset-fashion-mnist libbenchmark-dev "$@")
 missing=()
 for p in "${PKGS[@]}"; do

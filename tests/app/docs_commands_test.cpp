@@ -110,7 +110,7 @@ TEST_CASE("every scorelab command in the README and docs/ is valid as written", 
       continue;
     }
     const std::string out = dir + "/cmd" + std::to_string(i) + ".txt";
-    const std::string line = "cd " + dir + " && " + SCORELAB_BIN + " " + c.args + (global ? "" : " --check") + " > " +
+    const std::string line = "cd " + dir + " && " + SCORELAB_BIN + " " + c.args + (global || c.args.find("--check") != std::string::npos ? "" : " --check") + " > " +
                              out + " 2>&1";
     const int status = std::system(line.c_str());
     const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
