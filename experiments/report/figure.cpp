@@ -178,6 +178,11 @@ void draw_image_panel(cairo_t* cr, const Panel& p, double x0, double y0, double 
   cairo_paint(cr);
   cairo_restore(cr);
   cairo_surface_destroy(img);
+  // A thin frame: white image content stays distinct from the page.
+  cairo_set_source_rgb(cr, 0.6, 0.6, 0.6);
+  cairo_set_line_width(cr, 0.6);
+  cairo_rectangle(cr, x0 + (w - scale * W) / 2, y0 + (h - scale * H) / 2, scale * W, scale * H);
+  cairo_stroke(cr);
 }
 
 void draw_plot_panel(cairo_t* cr, const Panel& p, double x0, double y0, double w, double h) {
