@@ -248,6 +248,17 @@ CheckpointMeta load_checkpoint(const std::string& path, torch::nn::Module* model
       throw DataError(path + ": the file does not match its checksum: it is damaged (a flipped bit or an edit); "
                              "use an earlier checkpoint (train.keep_checkpoints keeps them)");
   }
+  // A checkpoint of an earlier version has no envelope: LibTorch's parser sees it unchecked, and
+  // crashes on some damaged ones (tests/fuzz/regressions/checkpoint/legacy_crashes_libtorch_parser.pt)
+  // — parse it in a child first.
+  if (!enveloped)
+    if (const int sig = crash_signal_in_child([&] {
+          torch::serialize::InputArchive probe;
+          std::istringstream in(bytes);
+          probe.load_from(in);
+        }))
+      throw DataError(path + ": LibTorch crashed reading this checkpoint (signal " + std::to_string(sig) +
+                      "): it is damaged (a checkpoint of an earlier version, without a whole-file checksum)");
   try {
     std::istringstream in(enveloped ? bytes.substr(head) : bytes);
     archive.load_from(in);

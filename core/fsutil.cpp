@@ -4,9 +4,13 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
 #include <ctime>
 #include <cstring>
 #include <filesystem>
@@ -14,6 +18,7 @@
 #include <random>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 namespace scorelab {
 namespace fs = std::filesystem;
@@ -112,6 +117,32 @@ DirLock::DirLock(const std::string& dir, const std::string& what) {
 
 DirLock::~DirLock() {
   if (fd_ >= 0) ::close(fd_);
+}
+
+int crash_signal_in_child(const std::function<void()>& f, double timeout_s) {
+  std::fflush(nullptr);
+  const pid_t pid = ::fork();
+  if (pid < 0) return 0;  // no probe possible: the caller goes on
+  if (pid == 0) {
+    try {
+      f();
+    } catch (...) {
+    }
+    ::_exit(0);
+  }
+  const auto start = std::chrono::steady_clock::now();
+  for (;;) {
+    int status = 0;
+    const pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid) return WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    if (r < 0) return 0;
+    if (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() > timeout_s) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      return 0;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
 }
 
 std::string csv_field(const std::string& s) {

@@ -35,6 +35,12 @@ int remove_stale_temporaries(const std::string& dir);
 
 std::string read_text(const std::string& path);  // throws std::runtime_error if unreadable
 
+// Runs `f` in a forked child process and returns the signal that killed it (0 when it returned
+// or threw): a probe for libraries that crash on damaged input (HDF5 1.10 on some damaged files,
+// LibTorch's parser on damaged legacy checkpoints), so the caller can report a clear error
+// instead of crashing. A child still running after `timeout_s` is killed and counts as 0.
+int crash_signal_in_child(const std::function<void()>& f, double timeout_s = 300);
+
 // One CSV field by RFC 4180: quoted when it holds a comma, a quote or a line break, with each
 // quote doubled.
 std::string csv_field(const std::string& s);

@@ -51,8 +51,13 @@ TEST_CASE("inputs the fuzzers crashed on are now read or refused with a clear er
              Catch::Matchers::Contains("model.ch_mult") && Catch::Matchers::Contains("[1, 64]"));
   CHECK_THAT(config_error("complex_yaml_key.yaml"),
              Catch::Matchers::Contains("complex_yaml_key.yaml:12:") && Catch::Matchers::Contains("plain name"));
+  // Inputs that crash the libraries themselves: read in a child process first, reported.
+  CHECK_THROWS_WITH(read_hdf5_images(dir + "image_readers/hdf5_crashes_in_symbol_table.bin", "images", "NCHW", ""),
+                    Catch::Matchers::Contains("HDF5 library crashed reading this file"));
   fuzz::CheckpointState s;
+  CHECK_THROWS_WITH(load_checkpoint(dir + "checkpoint/legacy_crashes_libtorch_parser.pt", s.net.get(), nullptr, nullptr),
+                    Catch::Matchers::Contains("LibTorch crashed reading this checkpoint"));
   std::vector<at::Tensor> ema;
-  CHECK_THROWS_WITH(load_checkpoint(checkpoints.at(0), s.net.get(), &ema, &s.adam),
-                    Catch::Matchers::Contains(checkpoints.at(0)) && Catch::Matchers::Contains("damaged or incomplete"));
+  CHECK_THROWS_WITH(load_checkpoint(dir + "checkpoint/missing_optimizer_part.pt", s.net.get(), &ema, &s.adam),
+                    Catch::Matchers::Contains("missing_optimizer_part.pt") && Catch::Matchers::Contains("damaged or incomplete"));
 }

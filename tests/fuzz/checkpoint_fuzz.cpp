@@ -4,7 +4,6 @@
 // checksum and shape checks, which random bytes never do.
 #include <cstdint>
 #include <cstdlib>
-#include <cstring>
 #include <string>
 
 #include "fuzz_util.h"
@@ -41,11 +40,6 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  // Only files in scorelab's envelope (core/checkpoint.cpp): files without it are checkpoints of
-  // earlier versions, handed to LibTorch's parser unchecked, which can crash on damaged input
-  // (a SEGV in its TorchScript type parser, found here) — the reason for the envelope.
-  static const char magic[] = "SCORELAB-CKPT-2\n";
-  if (size < 16 || std::memcmp(data, magic, 16) != 0) return 0;
   scorelab::fuzz::check_checkpoint(scorelab::fuzz::as_file(data, size, ".pt"));
   return 0;
 }
