@@ -139,7 +139,6 @@ struct H5Images {
 ImageArray read_hdf5_unguarded(const std::string& path, const std::string& dataset, const std::string& layout,
                                const std::string& labels_dataset);
 
-// HDF5's own exceptions (a damaged file's structure) as DataError naming the file.
 // HDF5 1.10 itself crashes on some damaged files (tests/fuzz/regressions/image_readers/
 // hdf5_crashes_in_symbol_table.bin): their structure
 // (the file, the datasets' headers) is read in a child process first, so such a file is
@@ -155,6 +154,7 @@ void probe_h5(const std::string& path, const std::vector<std::string>& datasets)
                     "): it is damaged; check it with h5dump, or write it again");
 }
 
+// HDF5's own exceptions (a damaged file's structure) as DataError naming the file.
 template <class F>
 auto h5_guard(const std::string& path, F&& f) {
   try {
