@@ -104,7 +104,7 @@ std::string provenance_html(const std::vector<std::pair<std::string, std::string
 const char* kStyle = R"(
 body{font-family:"DejaVu Sans",sans-serif;margin:2em auto;max-width:1200px;color:#222;padding:0 1em}
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ccc}
-table{border-collapse:collapse;font-size:.85em;margin:.5em 0}th,td{border:1px solid #ddd;padding:3px 7px}
+table{border-collapse:collapse;font-size:.85em;margin:.5em 0}th,td{border:1px solid #ddd;padding:3px 7px;white-space:nowrap}
 table.sortable th{cursor:pointer;background:#f3f3f3;position:sticky;top:0}td.num{text-align:right;font-variant-numeric:tabular-nums}
 table.kv th{text-align:left;background:#f7f7f7}figure{margin:1em 0}img{max-width:100%;border:1px solid #eee}
 figcaption{font-size:.85em;color:#555}pre{background:#f7f7f7;padding:1em;overflow:auto;font-size:.85em}
@@ -213,7 +213,7 @@ std::string write_report(const std::string& dir_in, const std::string& out_in, b
     if (fs::exists(base)) config += "\n# " + base + "\n" + read_text(base);
     body << "<h2>Points (/points)</h2>\n<div class=\"scroll\">" << table_html(h5, "points") << "</div>\n";
     if (attr_or(h5, "cells", "columns", "").size())
-      body << "<h2>Mean and sd over seeds (/cells)</h2>\n" << table_html(h5, "cells");
+      body << "<h2>Mean and sd over seeds (/cells)</h2>\n<div class=\"scroll\">" << table_html(h5, "cells") << "</div>\n";
     body << "<h2>Samples of each finished point</h2>\n";
     for (const auto& run : RunLog::read_strings(h5, "points/run")) {
       const std::string png = dir + "/" + run + "/samples/final.png";
