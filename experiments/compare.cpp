@@ -126,6 +126,8 @@ void plot_compare(const std::string& out_dir, bool images, const at::Tensor& ref
         p.x_min = p.y_min = -extent;
         p.x_max = p.y_max = extent;
         p.equal_aspect = true;
+        p.xlabel = "x\u2081";
+        p.ylabel = "x\u2082";
       }
       return p;
     };
