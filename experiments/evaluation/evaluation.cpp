@@ -1,5 +1,7 @@
 #include "experiments/evaluation/evaluation.h"
 
+#include "core/progress.h"
+
 #include <cmath>
 
 #include <ATen/ATen.h>
@@ -87,6 +89,9 @@ Metrics Evaluator::nll(const ScoreModel& model) const {
     m.push_back({name + "_se", se});
   };
   for (const auto& kind : spec_.eval.nll) {
+    // Held-out NLL is the slow part of an image evaluation (the VLB takes N model evaluations per
+    // point): its own bar, per batch of points.
+    Progress bar("eval nll " + kind, nll_x_.size(0), 0, "points");
     if (kind == "vlb") {
       // The run's own DDPM loss when it has one (its variance and decoder), else the defaults:
       // variance beta, the discretized decoder for images and a Gaussian one for other data.
@@ -102,8 +107,10 @@ Metrics Evaluator::nll(const ScoreModel& model) const {
       for (int64_t first = 0; first < nll_x_.size(0); first += bs) {
         at::Tensor x = nll_x_.slice(0, first, std::min(nll_x_.size(0), first + bs)).to(opts);
         parts.push_back(vlb->full_vlb(model, x, gen).to(at::kCPU, at::kDouble));
+        bar.update(first + x.size(0));
       }
       add((image ? "bpd_" : "nll_") + kind, at::cat(parts), image ? per_dim : 1.0, 0.0);
+      bar.finish();
     } else if (kind == "ode") {
       const at::Tensor& src = image ? nll_x_dequantized_ : nll_x_;
       std::vector<at::Tensor> parts;
@@ -112,6 +119,7 @@ Metrics Evaluator::nll(const ScoreModel& model) const {
         at::Tensor x = src.slice(0, first, first + count).to(opts);
         NoiseSource noise = NoiseSource::range(seed_ + 43, first, count, spec_.device);
         parts.push_back(-ode_log_likelihood(model, x, spec_.likelihood.ode, noise).log_p.detach().to(at::kCPU, at::kDouble));
+        bar.update(first + count);
       }
       // Images: dequantized u + U(0,1) in [0, 256) mapped to [-1, 1] (scale 1/128) or [0, 1]
       // (1/256), so bits/dim on the 8-bit scale add log2 128 = 7 or log2 256 = 8.
@@ -121,6 +129,7 @@ Metrics Evaluator::nll(const ScoreModel& model) const {
         offset = d && d->transform_options().scale == "zero_one" ? 8.0 : 7.0;
       }
       add((image ? "bpd_" : "nll_") + kind, at::cat(parts), image ? per_dim : 1.0, offset);
+      bar.finish();
     }
   }
   if (const auto* gmm = dynamic_cast<const GMMDataset*>(data_.data.get())) {  // nll_columns_ ends with nll_true
