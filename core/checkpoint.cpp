@@ -254,14 +254,13 @@ CheckpointMeta load_checkpoint(const std::string& path, torch::nn::Module* model
   if (!enveloped)
     if (const int sig = crash_signal_in_child([&] {
           torch::serialize::InputArchive probe;
-          std::istringstream in(bytes);
-          probe.load_from(in);
+          probe.load_from(bytes.data(), bytes.size());
         }))
       throw DataError(path + ": LibTorch crashed reading this checkpoint (signal " + std::to_string(sig) +
                       "): it is damaged (a checkpoint of an earlier version, without a whole-file checksum)");
   try {
-    std::istringstream in(enveloped ? bytes.substr(head) : bytes);
-    archive.load_from(in);
+    const size_t skip = enveloped ? head : 0;  // the payload in place: no copy of the file
+    archive.load_from(bytes.data() + skip, bytes.size() - skip);
   } catch (const std::exception& e) {  // c10::Error, and the TorchScript parser's ErrorReport
     throw std::runtime_error(path + ": not a readable scorelab checkpoint");
   }

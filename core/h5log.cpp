@@ -422,6 +422,15 @@ std::vector<std::string> RunLog::read_strings(const std::string& file, const std
   });
 }
 
+std::vector<std::string> RunLog::read_table_columns(const std::string& file, const std::string& group) {
+  const std::string attr = read_attr(file, group, "columns");
+  std::vector<std::string> out;
+  size_t at = 0;
+  for (size_t comma; (comma = attr.find(',', at)) != std::string::npos; at = comma + 1) out.push_back(attr.substr(at, comma - at));
+  out.push_back(attr.substr(at));
+  return out;
+}
+
 std::string RunLog::read_attr(const std::string& file, const std::string& object, const std::string& name) {
   H5::H5File f = open_for_reading(file);
   auto read = [&](const H5::H5Object& o) {

@@ -67,6 +67,8 @@ class RunLog {
   static std::string read_attr(const std::string& file, const std::string& object, const std::string& name);
   static at::Tensor read_array(const std::string& file, const std::string& dataset);
   static std::vector<std::string> read_strings(const std::string& file, const std::string& dataset);
+  // A table's column names in order (its group's "columns" attribute).
+  static std::vector<std::string> read_table_columns(const std::string& file, const std::string& group);
 
  private:
   RunLog();

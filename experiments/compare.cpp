@@ -68,23 +68,6 @@ std::vector<Setting> expand(const Config& cmp) {
   return out;
 }
 
-// Mean and standard error of the mean (sample sd / sqrt(n)); NaN error for one value.
-std::pair<double, double> mean_and_se(const std::vector<double>& v) {
-  double m = 0;
-  for (double x : v) m += x;
-  m /= static_cast<double>(v.size());
-  if (v.size() < 2) return {m, NAN};
-  double ss = 0;
-  for (double x : v) ss += (x - m) * (x - m);
-  return {m, std::sqrt(ss / static_cast<double>(v.size() - 1) / static_cast<double>(v.size()))};
-}
-
-double metric_value(const CompareRow& r, const std::string& name) {
-  for (const auto& [k, v] : r.metrics)
-    if (k == name) return v;
-  return NAN;
-}
-
 // samples.png: the data, then one row per sampler entry with a panel per step count (metric
 // values in each panel's subtitle). quality_vs_nfe.png: the quality metric against NFE (log-log),
 // one line per entry, the metric's floor and prior value dashed.
@@ -105,7 +88,7 @@ void plot_compare(const std::string& out_dir, bool images, const at::Tensor& ref
     }
     return settings[i].sampler + (label.empty() ? "" : " (" + label + ")");
   };
-  auto quality_of = [&](const CompareRow& r) { return metric_value(r, quality); };
+  auto quality_of = [&](const CompareRow& r) { return metric_value(r.metrics, quality); };
   if (images || points) {
     fig::Figure f;
     f.title = "samplers on " + path + " (same x_T for every panel)";
@@ -113,22 +96,17 @@ void plot_compare(const std::string& out_dir, bool images, const at::Tensor& ref
     for (const auto& e : by_entry) cols = std::max(cols, e.size());
     f.cols = static_cast<int>(cols);
     f.panel_width = f.panel_height = images ? 180 : 170;
-    const double extent = std::max(1.0, 1.1 * ref.abs().max().item<double>());
+    const double extent = scatter_extent(ref);
     auto panel = [&](const at::Tensor& x, const std::string& title, const std::string& subtitle, bool muted) {
       fig::Panel p;
-      p.title = title;
-      p.subtitle = subtitle;
       if (images) {
         p.image = fig::image_grid(x.slice(0, 0, std::min<int64_t>(36, x.size(0))), -1.0, 1.0);
       } else {
-        p.series.push_back(scatter_series(x, muted));
+        p = scatter_panel(x, extent, muted);
         p.series.back().marker_size = 1.2;
-        p.x_min = p.y_min = -extent;
-        p.x_max = p.y_max = extent;
-        p.equal_aspect = true;
-        p.xlabel = "x\u2081";
-        p.ylabel = "x\u2082";
       }
+      p.title = title;
+      p.subtitle = subtitle;
       return p;
     };
     f.panels.push_back(panel(ref, "data", std::to_string(ref.size(0)) + " points", true));
@@ -279,10 +257,10 @@ std::vector<CompareRow> run_compare(const std::string& path, const std::vector<s
       row.nfe = r.nfe;
       row.seconds += r.seconds / static_cast<double>(repeats);
     }
-    for (size_t j = 0; j < row.metrics.size(); ++j) {
-      const auto [mean, se] = mean_and_se(per_repeat[j]);
+    for (size_t j = 0; j < row.metrics.size(); ++j) {  // standard error: sd / sqrt(repeats)
+      const auto [mean, sd] = mean_and_sd(per_repeat[j]);
       row.metrics[j].second = mean;
-      row.se.push_back(se);
+      row.se.push_back(sd / std::sqrt(static_cast<double>(per_repeat[j].size())));
     }
     rows.push_back(row);
   }
@@ -308,7 +286,7 @@ std::vector<CompareRow> run_compare(const std::string& path, const std::vector<s
       for (size_t j : same) {
         seen[j] = true;
         group[j] = std::string(1, letter);
-        if (metric_value(rows[j], quality) < metric_value(rows[arg], quality)) arg = j;
+        if (metric_value(rows[j].metrics, quality) < metric_value(rows[arg].metrics, quality)) arg = j;
       }
       best[arg] = true;
       if (letter < 'Z') ++letter;

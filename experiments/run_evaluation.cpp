@@ -41,15 +41,10 @@ void plot_eval_samples(const Experiment& ex, const Evaluator& ev, const std::str
   const at::Tensor& ref = ev.reference();
   // The metrics, each with its floor (fresh data against the reference) where there is one.
   std::string caption;
-  auto find = [&](const std::string& k) {
-    for (const auto& [name, v] : m)
-      if (name == k) return v;
-    return static_cast<double>(NAN);
-  };
   for (const auto& [k, v] : m) {
     if (k.size() > 6 && (k.rfind("_prior") == k.size() - 6 || k.rfind("_floor") == k.size() - 6)) continue;
     char buf[96];
-    const double floor = find(k + "_floor");
+    const double floor = metric_value(m, k + "_floor");
     if (std::isfinite(floor))
       std::snprintf(buf, sizeof buf, "%s%s %.3g (floor %.3g)", caption.empty() ? "" : ", ", k.c_str(), v, floor);
     else

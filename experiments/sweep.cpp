@@ -26,6 +26,7 @@
 #include "core/fsutil.h"
 #include "core/h5log.h"
 #include "core/signals.h"
+#include "experiments/evaluation/evaluation.h"
 #include "experiments/run_spec.h"
 
 namespace scorelab {
@@ -111,13 +112,8 @@ void read_metrics(SweepPoint& p, const std::string& log) {
   // Every column of the final evaluation, in the log's order.
   std::vector<std::string> names;
   try {
-    std::string cols = RunLog::read_attr(log, "eval", "columns");
-    for (size_t a = 0, b; a <= cols.size(); a = b + 1) {
-      b = cols.find(',', a);
-      if (b == std::string::npos) b = cols.size();
-      std::string c = cols.substr(a, b - a);
+    for (const auto& c : RunLog::read_table_columns(log, "eval"))
       if (!c.empty() && c != "step" && c != "sample_seconds" && c != "eval_seconds") names.push_back(c);
-    }
   } catch (const std::exception&) {
     names = {"nfe", "sliced_w2"};
   }
@@ -391,11 +387,6 @@ void write_summary(const SweepPlan& pl) {
   }
   if (metric_names.empty()) metric_names = {"final_loss"};
   const bool seeded = !points.empty() && points[0].seed >= 0;
-  auto metric_of = [](const SweepPoint& p, const std::string& name) {
-    for (const auto& [k, x] : p.metrics)
-      if (k == name) return x;
-    return static_cast<double>(NAN);
-  };
 
   std::ostringstream md, csv;
   md << "| run |";
@@ -432,7 +423,7 @@ void write_summary(const SweepPlan& pl) {
     md << " " << p.status << " |";
     csv << "," << csv_field(p.status);
     for (size_t m = 0; m < metric_names.size(); ++m) {
-      const double v = metric_of(p, metric_names[m]);
+      const double v = metric_value(p.metrics, metric_names[m]);
       values[m].push_back(v);
       md << " " << num_text(v) << " |";
       csv << "," << num_text(v);
@@ -484,17 +475,7 @@ void write_summary(const SweepPlan& pl) {
         std::vector<double> v;
         for (size_t i = a; i < b; ++i)
           if (points[i].status == "done" && std::isfinite(values[m][i])) v.push_back(values[m][i]);
-        double mu = NAN, s = NAN;
-        if (!v.empty()) {
-          mu = 0;
-          for (double x : v) mu += x;
-          mu /= static_cast<double>(v.size());
-        }
-        if (v.size() > 1) {
-          s = 0;
-          for (double x : v) s += (x - mu) * (x - mu);
-          s = std::sqrt(s / static_cast<double>(v.size() - 1));
-        }
+        const auto [mu, s] = mean_and_sd(v);
         mean[m].push_back(mu);
         sd[m].push_back(s);
         cells_md << " " << num_text(mu) << (std::isnan(s) ? "" : " ± " + num_text(s)) << " |";

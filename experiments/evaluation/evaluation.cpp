@@ -66,6 +66,23 @@ Evaluator::Evaluator(const RunSpec& spec, const RunData& data, std::shared_ptr<c
   }
 }
 
+double metric_value(const Metrics& m, const std::string& name) {
+  for (const auto& [k, v] : m)
+    if (k == name) return v;
+  return NAN;
+}
+
+std::pair<double, double> mean_and_sd(const std::vector<double>& v) {
+  if (v.empty()) return {NAN, NAN};
+  double mean = 0;
+  for (double x : v) mean += x;
+  mean /= static_cast<double>(v.size());
+  if (v.size() < 2) return {mean, NAN};
+  double ss = 0;
+  for (double x : v) ss += (x - mean) * (x - mean);
+  return {mean, std::sqrt(ss / static_cast<double>(v.size() - 1))};
+}
+
 Metrics Evaluator::score(const at::Tensor& x) const {
   MetricInput in{*data_.data, ref_, *sw_, classifier_.net ? &classifier_ : nullptr, &ref_features_};
   Metrics m;

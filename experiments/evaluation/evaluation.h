@@ -26,6 +26,12 @@ namespace scorelab {
 
 using Metrics = std::vector<std::pair<std::string, double>>;
 
+// The value of metric `name` in `m`; NaN when absent.
+double metric_value(const Metrics& m, const std::string& name);
+// Mean and sample standard deviation (n - 1 in the denominator) of `v`: NaN mean for no value,
+// NaN sd for fewer than two.
+std::pair<double, double> mean_and_sd(const std::vector<double>& v);
+
 class Evaluator {
  public:
   // The reference is `n_ref` fresh data points drawn with seed `seed + 7919`; held-out NLL

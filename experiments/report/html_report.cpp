@@ -33,14 +33,6 @@ std::string esc(const std::string& s) {
   return o;
 }
 
-std::vector<std::string> split_commas(const std::string& s) {
-  std::vector<std::string> out;
-  size_t at = 0;
-  for (size_t comma; (comma = s.find(',', at)) != std::string::npos; at = comma + 1) out.push_back(s.substr(at, comma - at));
-  out.push_back(s.substr(at));
-  return out;
-}
-
 std::string attr_or(const std::string& file, const std::string& object, const std::string& name, const std::string& def) {
   try {
     return RunLog::read_attr(file, object, name);
@@ -52,7 +44,7 @@ std::string attr_or(const std::string& file, const std::string& object, const st
 // A table of an HDF5 file (one dataset per column, order in group@columns) as a sortable HTML
 // table: numbers right-aligned with their value in data-v for sorting.
 std::string table_html(const std::string& file, const std::string& group) {
-  const std::vector<std::string> names = split_commas(RunLog::read_attr(file, group, "columns"));
+  const std::vector<std::string> names = RunLog::read_table_columns(file, group);
   std::vector<std::vector<std::string>> cells(names.size());
   std::vector<std::vector<double>> values(names.size());
   size_t rows = 0;

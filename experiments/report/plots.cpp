@@ -11,7 +11,7 @@
 
 namespace scorelab {
 
-fig::Series scatter_series(const at::Tensor& pts, bool muted) {
+fig::Panel scatter_panel(const at::Tensor& pts, double extent, bool muted) {
   at::Tensor p = pts.detach().to(at::kCPU, at::kDouble).contiguous();
   fig::Series s;
   s.line = false;
@@ -25,8 +25,17 @@ fig::Series scatter_series(const at::Tensor& pts, bool muted) {
     s.x.push_back(d[2 * i]);
     s.y.push_back(d[2 * i + 1]);
   }
-  return s;
+  fig::Panel panel;
+  panel.series.push_back(s);
+  panel.xlabel = "x\u2081";
+  panel.ylabel = "x\u2082";
+  panel.equal_aspect = true;
+  panel.x_min = panel.y_min = -extent;
+  panel.x_max = panel.y_max = extent;
+  return panel;
 }
+
+double scatter_extent(const at::Tensor& data) { return std::max(1.0, 1.1 * data.detach().abs().max().item<double>()); }
 
 void plot_samples(const std::string& path, const at::Tensor& data, const at::Tensor& samples, bool images,
                   const std::string& title, const std::string& caption) {
@@ -45,18 +54,12 @@ void plot_samples(const std::string& path, const at::Tensor& data, const at::Ten
   } else {
     at::Tensor both = at::cat({data.detach().to(at::kCPU, at::kDouble), samples.detach().to(at::kCPU, at::kDouble)});
     // Shared limits: the data's extent (samples far outside it are clipped, and counted below).
-    const double extent = std::max(1.0, 1.1 * data.detach().abs().max().item<double>());
+    const double extent = scatter_extent(data);
     for (const auto& [t, name] : {std::pair{data, "data"}, std::pair{samples, "samples"}}) {
-      fig::Panel p;
+      fig::Panel p = scatter_panel(t, extent, std::string(name) == "data");
       const int64_t outside = (t.detach().abs() > extent).any(1).sum().item<int64_t>();
       p.title = std::string(name) + " (" + std::to_string(t.size(0)) + " points" +
                 (outside ? ", " + std::to_string(outside) + " outside" : std::string()) + ")";
-      p.xlabel = "x\u2081";
-      p.ylabel = "x\u2082";
-      p.equal_aspect = true;
-      p.x_min = p.y_min = -extent;
-      p.x_max = p.y_max = extent;
-      p.series.push_back(scatter_series(t, std::string(name) == "data"));
       f.panels.push_back(p);
     }
     f.panel_width = f.panel_height = 250;
@@ -132,14 +135,7 @@ void plot_loss(const std::string& path, const std::string& title, const std::vec
 bool plot_eval_history(const std::string& log_path, const std::string& path, const std::string& title) {
   const std::vector<double> steps = RunLog::read_column(log_path, "eval/step");
   if (steps.size() < 2) return false;
-  std::vector<std::string> columns;
-  {
-    const std::string attr = RunLog::read_attr(log_path, "eval", "columns");  // comma-separated, in order
-    size_t at = 0;
-    for (size_t comma; (comma = attr.find(',', at)) != std::string::npos; at = comma + 1)
-      columns.push_back(attr.substr(at, comma - at));
-    columns.push_back(attr.substr(at));
-  }
+  const std::vector<std::string> columns = RunLog::read_table_columns(log_path, "eval");
   const std::set<std::string> skip{"step", "nfe", "sample_seconds", "eval_seconds"};
   auto ends_with = [](const std::string& s, const std::string& e) {
     return s.size() > e.size() && s.compare(s.size() - e.size(), e.size(), e) == 0;

@@ -9,9 +9,12 @@
 
 namespace scorelab {
 
-// Points [n, 2] as a scatter series: no line, translucent markers (alpha falls as 1/sqrt(n)) so
-// dense regions read darker; `muted`: dark grey (data under samples).
-fig::Series scatter_series(const at::Tensor& points, bool muted);
+// Points [n, 2] as a panel: a scatter with no line and translucent markers (alpha falls as
+// 1/sqrt(n), so dense regions read darker; `muted`: dark grey, for data under samples) on equal,
+// labelled axes over [-extent, extent]^2. The caller titles it.
+fig::Panel scatter_panel(const at::Tensor& points, double extent, bool muted);
+// The half-width of a square around 2-D data: 1.1 x its largest coordinate, at least 1.
+double scatter_extent(const at::Tensor& data);
 
 // Data beside samples. 2-D points: two scatter panels of every point (translucent) on the same,
 // equal-aspect axes. Images (values in [-1, 1]): two labelled grids. `caption` goes under them.
