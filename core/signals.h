@@ -1,8 +1,8 @@
 // Stopping a run cleanly on SIGINT / SIGTERM: the first signal only sets a flag that the
 // training loop reads after each step (it then writes a checkpoint, flushes the log and exits
-// with 128 + the signal's number); the handler also restores the default action, so a second
-// signal ends the process at once — checkpoints are written atomically, so what is on disk stays
-// readable.
+// with 128 + the signal's number). A second signal ends the process at once (checkpoints are
+// written atomically, so what is on disk stays readable) — unless it repeats the first from the
+// same process within half a second: a dying sweep's PR_SET_PDEATHSIG arrives once per sweep thread.
 #pragma once
 
 namespace scorelab {
