@@ -217,7 +217,7 @@ std::vector<CompareRow> run_compare(const std::string& path, const std::vector<s
       cmp.fail("samplers." + std::to_string(s.entry), std::string("this sampler's settings: ") + e.what());
     }
   }
-  const std::vector<std::string> columns = Evaluator::columns_for(ex0);
+  const std::vector<std::string> columns = Evaluator::metric_names(ex0, reg.metric);
   const std::string quality = cmp.get_string("quality", ex0.eval.headline);
   if (std::find(columns.begin(), columns.end(), quality) == columns.end())
     cmp.fail("quality", "'" + quality + "' is not a metric of this comparison's data");

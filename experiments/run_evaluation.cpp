@@ -43,13 +43,14 @@ void plot_eval_samples(const Experiment& ex, const Evaluator& ev, const std::str
   std::string caption;
   for (const auto& [k, v] : m) {
     if (k.size() > 6 && (k.rfind("_prior") == k.size() - 6 || k.rfind("_floor") == k.size() - 6)) continue;
-    char buf[96];
+    if (is_se_column(m, k)) continue;
+    caption += (caption.empty() ? "" : ", ") + k + " " + value_with_se(m, k, 3);
     const double floor = metric_value(m, k + "_floor");
-    if (std::isfinite(floor))
-      std::snprintf(buf, sizeof buf, "%s%s %.3g (floor %.3g)", caption.empty() ? "" : ", ", k.c_str(), v, floor);
-    else
-      std::snprintf(buf, sizeof buf, "%s%s %.3g", caption.empty() ? "" : ", ", k.c_str(), v);
-    caption += buf;
+    if (std::isfinite(floor)) {
+      char buf[48];
+      std::snprintf(buf, sizeof buf, " (floor %.3g)", floor);
+      caption += buf;
+    }
   }
   plot_samples(path, ref.slice(0, 0, std::min<int64_t>(shown, ref.size(0))), samples.slice(0, 0, shown), images,
                ex.run.name + ": step " + std::to_string(step) + ", " + ex.cfg.at("sample").get_string("type", "") + " (" +
@@ -85,11 +86,8 @@ SampleResult evaluate_at(const Experiment& ex, const Evaluator& ev, const ScoreM
 
 std::string metrics_line(const Metrics& m) {
   std::string line;
-  char buf[64];
-  for (const auto& [k, v] : m) {
-    std::snprintf(buf, sizeof buf, "%s%s %.4g", line.empty() ? "" : "  ", k.c_str(), v);
-    line += buf;
-  }
+  for (const auto& [k, v] : m)
+    if (!is_se_column(m, k)) line += (line.empty() ? "" : "  ") + k + " " + value_with_se(m, k);
   return line;
 }
 
@@ -112,8 +110,9 @@ void finish_with_evaluation(const Experiment& ex, const Evaluator& ev, const Sco
                   {{"seed", static_cast<double>(ex.run.seed)}, {"nfe", static_cast<double>(s.nfe)},
                    {"step", static_cast<double>(step)}, {"seconds", s.seconds}});
   log.close();  // the final row and the samples appear in log.h5 together (core/h5log.h)
-  std::printf("%s: step %ld (nfe %ld, %.2fs): %s %.4g\n  %s\n", sum.run_dir.c_str(), static_cast<long>(step),
-              static_cast<long>(s.nfe), s.seconds, sum.headline.c_str(), sum.headline_value, metrics_line(m).c_str());
+  std::printf("%s: step %ld (nfe %ld, %.2fs): %s %s\n  %s\n", sum.run_dir.c_str(), static_cast<long>(step),
+              static_cast<long>(s.nfe), s.seconds, sum.headline.c_str(), value_with_se(m, sum.headline).c_str(),
+              metrics_line(m).c_str());
 }
 
 TrainSummary evaluate_only(Experiment& ex, const ScoreModel& model) {

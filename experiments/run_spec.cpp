@@ -44,6 +44,7 @@ void parse_eval(RunSpec& s, const Config& eval, const MetricRegistry& metrics) {
   const DataInfo& d = s.data_info;
   e.n = eval.get_int("n", e.n, 2);
   e.projections = eval.get_int("projections", e.projections, 1, 1 << 16);
+  e.bootstrap = eval.get_int("bootstrap", e.bootstrap, 0, 10000);
   e.every = eval.get_int("every", e.every, 0);
   e.grid = eval.get_int("grid", e.grid, 1, 4096);
   const bool labelled = d.image() && d.labelled;

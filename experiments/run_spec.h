@@ -39,6 +39,7 @@ struct SampleOptions {
 
 struct EvalOptions {
   int64_t n = 2000, projections = 256;
+  int64_t bootstrap = 20;  // resamples behind each sample metric's standard error (0: none)
   int64_t every = 0;  // steps between evaluations (metrics + plot) during training (0: only at the end)
   int64_t grid = 64;  // samples in each plot
   bool fd = false;    // Fréchet distance on classifier features (images with labels)

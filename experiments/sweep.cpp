@@ -292,9 +292,7 @@ void run_points(SweepPlan& pl, const SweepOptions& o) {
     line << "[" << ++finished << "/" << pl.points.size() << "] " << p.name << ": " << p.status;
     for (const auto& [k, v] : p.metrics) {
       if (k.size() > 6 && (k.rfind("_prior") == k.size() - 6 || k.rfind("_floor") == k.size() - 6)) continue;
-      char buf[64];
-      std::snprintf(buf, sizeof buf, "  %s %.4g", k.c_str(), v);
-      line << buf;
+      if (!is_se_column(p.metrics, k)) line << "  " << k << " " << value_with_se(p.metrics, k);
     }
     if (p.status != "done") line << "  (" << p.error.substr(0, 200) << ")";
     std::cout << line.str() << "\n" << std::flush;
@@ -387,6 +385,14 @@ void write_summary(const SweepPlan& pl) {
   }
   if (metric_names.empty()) metric_names = {"final_loss"};
   const bool seeded = !points.empty() && points[0].seed >= 0;
+  // Markdown shows a metric's standard error beside it ("v ± se"), not as a column of its own;
+  // CSV and sweep.h5 keep every column.
+  std::vector<bool> md_shown(metric_names.size(), true);
+  std::vector<int> se_of(metric_names.size(), -1);
+  for (size_t m = 0; m < metric_names.size(); ++m)
+    for (size_t j = 0; j < metric_names.size(); ++j)
+      if (metric_names[j] == metric_names[m] + "_se") se_of[m] = static_cast<int>(j), md_shown[j] = false;
+  const size_t md_metrics = static_cast<size_t>(std::count(md_shown.begin(), md_shown.end(), true));
 
   std::ostringstream md, csv;
   md << "| run |";
@@ -395,10 +401,13 @@ void write_summary(const SweepPlan& pl) {
   if (seeded) md << " seed |", csv << ",seed";
   md << " status |";
   csv << ",status";
-  for (const auto& m : metric_names) md << " " << m << " |", csv << "," << csv_field(m);
+  for (size_t m = 0; m < metric_names.size(); ++m) {
+    if (md_shown[m]) md << " " << metric_names[m] << " |";
+    csv << "," << csv_field(metric_names[m]);
+  }
   md << " error |\n|";
   csv << ",error\n";
-  for (size_t k = 0; k < keys.size() + (seeded ? 1 : 0) + metric_names.size() + 3; ++k) md << "---|";
+  for (size_t k = 0; k < keys.size() + (seeded ? 1 : 0) + md_metrics + 3; ++k) md << "---|";
   md << "\n";
   std::vector<std::string> names, swept, status, errors, all_overrides;
   std::vector<std::vector<std::string>> key_texts(keys.size());
@@ -425,8 +434,10 @@ void write_summary(const SweepPlan& pl) {
     for (size_t m = 0; m < metric_names.size(); ++m) {
       const double v = metric_value(p.metrics, metric_names[m]);
       values[m].push_back(v);
-      md << " " << num_text(v) << " |";
       csv << "," << num_text(v);
+      if (!md_shown[m]) continue;
+      const double se = se_of[m] >= 0 ? metric_value(p.metrics, metric_names[se_of[m]]) : NAN;
+      md << " " << num_text(v) << (std::isfinite(se) ? " ± " + num_text(se) : "") << " |";
     }
     std::string err = p.error;
     for (char& c : err)
@@ -452,10 +463,13 @@ void write_summary(const SweepPlan& pl) {
     for (const auto& k : keys) cells_md << " " << k << " |", cells_csv << csv_field(k) << ",";
     cells_md << " n |";
     cells_csv << "n";
-    for (const auto& m : metric_names) cells_md << " " << m << " |", cells_csv << "," << csv_field(m + "_mean") << "," << csv_field(m + "_sd");
+    for (size_t m = 0; m < metric_names.size(); ++m) {
+      if (md_shown[m]) cells_md << " " << metric_names[m] << " |";
+      cells_csv << "," << csv_field(metric_names[m] + "_mean") << "," << csv_field(metric_names[m] + "_sd");
+    }
     cells_md << "\n|";
     cells_csv << "\n";
-    for (size_t k = 0; k < keys.size() + 1 + metric_names.size(); ++k) cells_md << "---|";
+    for (size_t k = 0; k < keys.size() + 1 + md_metrics; ++k) cells_md << "---|";
     cells_md << "\n";
     for (size_t a = 0, b; a < points.size(); a = b) {
       for (b = a + 1; b < points.size() && points[b].swept == points[a].swept; ++b) {
@@ -478,7 +492,7 @@ void write_summary(const SweepPlan& pl) {
         const auto [mu, s] = mean_and_sd(v);
         mean[m].push_back(mu);
         sd[m].push_back(s);
-        cells_md << " " << num_text(mu) << (std::isnan(s) ? "" : " ± " + num_text(s)) << " |";
+        if (md_shown[m]) cells_md << " " << num_text(mu) << (std::isnan(s) ? "" : " ± " + num_text(s)) << " |";
         cells_csv << "," << num_text(mu) << "," << num_text(s);
       }
       cells_md << "\n";

@@ -3,6 +3,7 @@
 #include "core/progress.h"
 
 #include <cmath>
+#include <cstdio>
 
 #include <ATen/ATen.h>
 
@@ -72,6 +73,21 @@ double metric_value(const Metrics& m, const std::string& name) {
   return NAN;
 }
 
+std::string value_with_se(const Metrics& m, const std::string& name, int digits) {
+  char buf[80];
+  const double se = metric_value(m, name + "_se");
+  if (std::isfinite(se))
+    std::snprintf(buf, sizeof buf, "%.*g ± %.2g", digits, metric_value(m, name), se);
+  else
+    std::snprintf(buf, sizeof buf, "%.*g", digits, metric_value(m, name));
+  return buf;
+}
+
+bool is_se_column(const Metrics& m, const std::string& name) {
+  return name.size() > 3 && name.compare(name.size() - 3, 3, "_se") == 0 &&
+         std::isfinite(metric_value(m, name.substr(0, name.size() - 3)));
+}
+
 std::pair<double, double> mean_and_sd(const std::vector<double>& v) {
   if (v.empty()) return {NAN, NAN};
   double mean = 0;
@@ -83,10 +99,16 @@ std::pair<double, double> mean_and_sd(const std::vector<double>& v) {
   return {mean, std::sqrt(ss / static_cast<double>(v.size() - 1))};
 }
 
-Metrics Evaluator::score(const at::Tensor& x) const {
+Metrics Evaluator::score(const at::Tensor& x, int64_t bootstrap) const {
   MetricInput in{*data_.data, ref_, *sw_, classifier_.net ? &classifier_ : nullptr, &ref_features_};
   Metrics m;
-  for (const Metric* metric : metrics_) m.push_back({metric->name, metric->value(in, x)});
+  for (const Metric* metric : metrics_) {
+    // The same resamples for every evaluation of a run (and the same for each metric).
+    at::Generator gen = make_generator(seed_ + 6007);
+    const auto [value, se] = metric_with_se(*metric, in, x, bootstrap, gen);
+    m.push_back({metric->name, value});
+    if (bootstrap > 0) m.push_back({metric->name + "_se", se});
+  }
   return m;
 }
 
@@ -159,7 +181,7 @@ Metrics Evaluator::nll(const ScoreModel& model) const {
 }
 
 Metrics Evaluator::evaluate(const ScoreModel& model, const at::Tensor& samples) const {
-  Metrics m = score(samples);
+  Metrics m = score(samples, spec_.eval.bootstrap);
   m.insert(m.end(), baselines_.begin(), baselines_.end());
   Metrics n = nll(model);
   m.insert(m.end(), n.begin(), n.end());
@@ -180,10 +202,19 @@ std::vector<std::string> Evaluator::nll_columns(const RunSpec& ex) {
   return out;
 }
 
-std::vector<std::string> Evaluator::columns_for(const RunSpec& ex, const MetricRegistry& registry) {
-  // In the order evaluate() returns them: sample metrics, baselines, NLL.
+std::vector<std::string> Evaluator::metric_names(const RunSpec& ex, const MetricRegistry& registry) {
   std::vector<std::string> out;
   for (const Metric* metric : registry.applicable(ex.data_info, ex.eval.fd)) out.push_back(metric->name);
+  return out;
+}
+
+std::vector<std::string> Evaluator::columns_for(const RunSpec& ex, const MetricRegistry& registry) {
+  // In the order evaluate() returns them: sample metrics (each with its SE), baselines, NLL.
+  std::vector<std::string> out;
+  for (const auto& name : metric_names(ex, registry)) {
+    out.push_back(name);
+    if (ex.eval.bootstrap > 0) out.push_back(name + "_se");
+  }
   for (const auto& c : baseline_columns(ex)) out.push_back(c);
   for (const auto& c : nll_columns(ex)) out.push_back(c);
   return out;

@@ -1,7 +1,8 @@
 // What a run measures, in one place: the trainer's periodic and final evaluations and
 // `scorelab compare` score samples with the same Evaluator.
 //
-//   score(samples)   sliced_w2 (always); mmd2, energy_distance (non-image data); coverage,
+//   score(samples)   (each with <name>_se, a bootstrap standard error, in evaluate())
+//                    sliced_w2 (always); mmd2, energy_distance (non-image data); coverage,
 //                    mass_tv, nll_target (Gaussian-mixture data: the exact target density);
 //                    fd (images with eval.fd: Fréchet distance on the features of the data
 //                    set's classifier, experiments/evaluation/classifier.h)
@@ -28,6 +29,10 @@ using Metrics = std::vector<std::pair<std::string, double>>;
 
 // The value of metric `name` in `m`; NaN when absent.
 double metric_value(const Metrics& m, const std::string& name);
+// "v ± se" (v with `digits` significant digits, se with 2) where `m` has a finite `name`_se,
+// else "v"; and whether `name` is such an SE (shown with its metric, not on its own).
+std::string value_with_se(const Metrics& m, const std::string& name, int digits = 4);
+bool is_se_column(const Metrics& m, const std::string& name);
 // Mean and sample standard deviation (n - 1 in the denominator) of `v`: NaN mean for no value,
 // NaN sd for fewer than two.
 std::pair<double, double> mean_and_sd(const std::vector<double>& v);
@@ -43,14 +48,20 @@ class Evaluator {
             const MetricRegistry& registry = builtin_registries().metric)
       : Evaluator(ex, ex, ex.loss, n_ref, projections, seed, registry) {}
 
-  Metrics score(const at::Tensor& samples) const;
+  // Each sample metric and, with bootstrap > 0, `<name>_se` after it: the standard deviation
+  // over `bootstrap` resamples of the samples (metric_with_se, metric.h).
+  Metrics score(const at::Tensor& samples, int64_t bootstrap = 0) const;
   const Metrics& baselines() const { return baselines_; }
   Metrics nll(const ScoreModel& model) const;
-  // score + baselines + nll, and the names in that order (fixed for a run: the log's columns).
+  // score (with eval.bootstrap) + baselines + nll, and the names in that order (fixed for a
+  // run: the log's columns).
   Metrics evaluate(const ScoreModel& model, const at::Tensor& samples) const;
   std::vector<std::string> columns() const;
   // The columns an Evaluator of `ex` would have, without building it (no data read, no
-  // classifier trained): for validating names such as compare's `quality`.
+  // classifier trained); metric_names: only the sample metrics (what score() computes without
+  // SE; compare's `quality` is one of them).
+  static std::vector<std::string> metric_names(const RunSpec& spec,
+                                               const MetricRegistry& registry = builtin_registries().metric);
   static std::vector<std::string> columns_for(const RunSpec& spec,
                                               const MetricRegistry& registry = builtin_registries().metric);
   const at::Tensor& reference() const { return ref_; }

@@ -1,6 +1,7 @@
 #include "experiments/evaluation/metric.h"
 
 #include <algorithm>
+#include <cmath>
 #include <stdexcept>
 
 #include <ATen/ATen.h>
@@ -85,9 +86,25 @@ Metric nll_target_metric() {
 
 Metric fd_metric() {
   return {"fd", [](const DataInfo& d, bool fd) { return d.image() && fd; },
-          [](const MetricInput& in, const at::Tensor& x) {
-            return frechet_distance(gaussian_stats(in.classifier->features(x)), *in.ref_features);
-          }};
+          [](const MetricInput& in, const at::Tensor& features) {
+            return frechet_distance(gaussian_stats(features), *in.ref_features);
+          },
+          [](const MetricInput& in, const at::Tensor& x) { return in.classifier->features(x); }};
+}
+
+std::pair<double, double> metric_with_se(const Metric& metric, const MetricInput& in, const at::Tensor& samples,
+                                         int64_t bootstrap, at::Generator& gen) {
+  const at::Tensor e = metric.embed ? metric.embed(in, samples) : samples;
+  const double value = metric.value(in, e);
+  if (bootstrap < 2) return {value, NAN};
+  const at::Tensor rows = e.to(at::kCPU);
+  const int64_t n = rows.size(0);
+  std::vector<double> v(static_cast<size_t>(bootstrap));
+  for (auto& vb : v) vb = metric.value(in, rows.index_select(0, at::randint(n, {n}, gen, at::kLong)));
+  double mean = 0, ss = 0;
+  for (double x : v) mean += x / static_cast<double>(bootstrap);
+  for (double x : v) ss += (x - mean) * (x - mean);
+  return {value, std::sqrt(ss / static_cast<double>(bootstrap - 1))};
 }
 
 }  // namespace scorelab

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include <ATen/core/Generator.h>
 #include <ATen/core/Tensor.h>
 
 #include "experiments/data/dataset.h"
@@ -29,7 +30,11 @@ struct Metric {
   std::string name;  // the column name
   // Whether the metric applies to this data (fd: whether eval.fd is on).
   std::function<bool(const DataInfo& data, bool fd)> applies;
+  // The value from the samples, or from embed(samples) where `embed` is set.
   std::function<double(const MetricInput& in, const at::Tensor& samples)> value;
+  // Optional: what the value is computed from, one row per sample (fd: the classifier's
+  // features). The bootstrap resamples these rows, so the costly part runs once.
+  std::function<at::Tensor(const MetricInput& in, const at::Tensor& samples)> embed = nullptr;
 };
 
 class MetricRegistry {
@@ -51,5 +56,11 @@ Metric coverage_metric();         // fraction of mixture components with >= half
 Metric mass_tv_metric();          // total variation between component masses and weights (GMM data)
 Metric nll_target_metric();       // exact target NLL of the samples (GMM data)
 Metric fd_metric();               // Fréchet distance on classifier features (images with eval.fd)
+
+// The value of `metric` on `samples` and, with bootstrap > 0, its standard error: the sample
+// standard deviation of the value over `bootstrap` resamples of the samples (rows drawn with
+// replacement by `gen`; the reference stays fixed). SE is NaN with bootstrap < 2.
+std::pair<double, double> metric_with_se(const Metric& metric, const MetricInput& in, const at::Tensor& samples,
+                                         int64_t bootstrap, at::Generator& gen);
 
 }  // namespace scorelab

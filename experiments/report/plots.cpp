@@ -148,6 +148,7 @@ bool plot_eval_history(const std::string& log_path, const std::string& path, con
   f.panel_height = 180;
   for (const auto& c : columns) {
     if (skip.count(c) || ends_with(c, "_floor") || ends_with(c, "_prior")) continue;
+    if (ends_with(c, "_se") && have.count(c.substr(0, c.size() - 3))) continue;  // error bars of that metric
     fig::Panel p;
     p.title = c;
     p.xlabel = "training step";
@@ -156,6 +157,12 @@ bool plot_eval_history(const std::string& log_path, const std::string& path, con
     s.label = "EMA weights";
     s.x = steps;
     s.y = RunLog::read_column(log_path, "eval/" + c);
+    if (have.count(c + "_se")) {
+      s.err = RunLog::read_column(log_path, "eval/" + c + "_se");
+      for (double& e : s.err)
+        if (!std::isfinite(e)) e = 0;
+      p.subtitle = "error bars: ± 1 standard error";
+    }
     s.style = 0;
     p.series.push_back(s);
     for (const auto& [suffix, what] : {std::pair{"_floor", "floor (data vs data)"}, std::pair{"_prior", "prior"}}) {

@@ -85,6 +85,42 @@ TEST_CASE("MMD's bandwidth is the median distance of the pooled points, not of t
   CHECK(mmd2_yx == Approx(mmd2).epsilon(1e-12));
 }
 
+TEST_CASE("a metric's bootstrap standard error matches the closed form of a mean and the spread over fresh draws",
+          "[experiments][metrics]") {
+  const GaussianMixture g = GaussianMixture::from(Config::from_string(
+      "means: [[1.5, 0.0], [-1.5, 0.5]]\nstds: [0.4, 0.6]\nweights: [0.6, 0.4]\n", "g.yaml"));
+  GMMDataset data(g);
+  at::Generator gen = make_generator(3);
+  const at::Tensor ref = data.sample(500, gen);
+  at::Generator proj = make_generator(4);
+  SlicedW2Reference sw(ref, 64, proj);
+  MetricInput in{data, ref, sw, nullptr, nullptr};
+  // nll_target is a mean over samples: its bootstrap SE is the plug-in sd / sqrt(n). With
+  // B = 800 resamples the estimate's relative sd is 1 / sqrt(2 (B - 1)) = 2.5%; 10% is 4 sd.
+  const at::Tensor x = data.sample(1000, gen);
+  at::Generator boot = make_generator(5);
+  const auto [nll, nll_se] = metric_with_se(nll_target_metric(), in, x, 800, boot);
+  const at::Tensor per = -g.log_prob(x, at::ones({1000}, at::kDouble), at::zeros({1000}, at::kDouble));
+  CHECK(nll == Approx(per.mean().item<double>()).epsilon(1e-12));
+  const double plug_in_se = per.std(/*unbiased=*/false).item<double>() / std::sqrt(1000.0);
+  CHECK(nll_se == Approx(plug_in_se).epsilon(0.10));
+  // Sliced W2 has no closed form: the SE should match the sd of the metric over 60 independent
+  // draws (relative sd of that sd 9%) — the mean bootstrap SE over 6 draws (B = 200 each,
+  // together a few %). 30% is about 3 sd of the difference.
+  std::vector<double> fresh;
+  for (int k = 0; k < 60; ++k) fresh.push_back(sw.distance(data.sample(500, gen)));
+  const double spread = mean_and_sd(fresh).second;
+  double se = 0;
+  for (int k = 0; k < 6; ++k) se += metric_with_se(sliced_w2_metric(), in, data.sample(500, gen), 200, boot).second / 6;
+  INFO("bootstrap SE " << se << ", sd over fresh draws " << spread);
+  CHECK(se == Approx(spread).epsilon(0.30));
+  // No bootstrap, no SE; the value does not depend on it.
+  at::Generator b2 = make_generator(5);
+  const auto [v0, se0] = metric_with_se(sliced_w2_metric(), in, x, 0, b2);
+  CHECK(std::isnan(se0));
+  CHECK(v0 == sw.distance(x));
+}
+
 TEST_CASE("the Fréchet distance matches its closed forms", "[experiments][metrics]") {
   // Diagonal covariances: ||dm||^2 + sum (sqrt(a_i) - sqrt(b_i))^2 = 5 + (1 + 1 + 4).
   GaussianStats a = stats({0, 0, 0}, {1, 0, 0, 0, 4, 0, 0, 0, 9});
@@ -170,8 +206,8 @@ TEST_CASE("an image run logs FD with its floors and bits/dim at every evaluation
   REQUIRE(steps == std::vector<double>{200, 400});  // eval.every = 200, then the final one
   CHECK(fs::exists(dir + "/img/samples/step_00000200.png"));
   CHECK(RunLog::read_attr(log, "eval", "columns") ==
-        "step,nfe,sample_seconds,sliced_w2,fd,sliced_w2_prior,sliced_w2_floor,fd_prior,fd_floor,bpd_vlb,bpd_vlb_se,"
-        "bpd_ode,bpd_ode_se,eval_seconds");
+        "step,nfe,sample_seconds,sliced_w2,sliced_w2_se,fd,fd_se,sliced_w2_prior,sliced_w2_floor,fd_prior,fd_floor,"
+        "bpd_vlb,bpd_vlb_se,bpd_ode,bpd_ode_se,eval_seconds");
   double fd = last(log, "fd"), fd_prior = last(log, "fd_prior"), fd_floor = last(log, "fd_floor");
   INFO("fd " << fd << " prior " << fd_prior << " floor " << fd_floor);
   CHECK(fd_floor < fd_prior / 10);  // the distance separates data from noise
@@ -184,7 +220,12 @@ TEST_CASE("an image run logs FD with its floors and bits/dim at every evaluation
   CHECK(vlb < 8);
   CHECK(ode > 0);
   CHECK(ode < 8);
-  CHECK(s.metrics.size() == 10);
+  CHECK(s.metrics.size() == 12);
+  // The FD's bootstrap SE comes from resampled features (one classifier pass): finite, positive,
+  // and small next to the distance from noise.
+  const double fd_se = last(log, "fd_se");
+  CHECK(fd_se > 0);
+  CHECK(fd_se < fd_prior / 10);
 }
 
 TEST_CASE("held-out NLL of the exact model equals the exact density (ODE) and is bounded by the VLB",
@@ -204,9 +245,11 @@ TEST_CASE("held-out NLL of the exact model equals the exact density (ODE) and is
                        "loss: {type: ddpm, decoder: gaussian}\n";
     Experiment ex = build_experiment(Config::from_string(yaml, "o.yaml"), "o");
     Evaluator ev(ex, 500, 64, 2);
-    CHECK(ev.columns() == std::vector<std::string>{"sliced_w2", "mmd2", "energy_distance", "coverage", "mass_tv",
-                                                   "nll_target", "sliced_w2_prior", "sliced_w2_floor", "nll_ode",
-                                                   "nll_ode_se", "nll_vlb", "nll_vlb_se", "nll_true"});
+    CHECK(ev.columns() == std::vector<std::string>{"sliced_w2", "sliced_w2_se", "mmd2", "mmd2_se", "energy_distance",
+                                                   "energy_distance_se", "coverage", "coverage_se", "mass_tv",
+                                                   "mass_tv_se", "nll_target", "nll_target_se", "sliced_w2_prior",
+                                                   "sliced_w2_floor", "nll_ode", "nll_ode_se", "nll_vlb", "nll_vlb_se",
+                                                   "nll_true"});
     auto model = ex.make_model();
     Metrics m = ev.nll(*model);
     REQUIRE(m.size() == 5);
@@ -267,8 +310,17 @@ TEST_CASE("metrics come from one registry: names and values in step, headline va
   Evaluator ev(ex, 300, 16, 0);
   const std::vector<std::string> cols = ev.columns();
   CHECK(cols == Evaluator::columns_for(ex));  // what compare validates `quality` against, without building
-  CHECK(cols == std::vector<std::string>{"sliced_w2", "mmd2", "energy_distance", "coverage", "mass_tv", "nll_target",
-                                         "sliced_w2_prior", "sliced_w2_floor", "nll_ode", "nll_ode_se", "nll_true"});
+  CHECK(cols == std::vector<std::string>{"sliced_w2", "sliced_w2_se", "mmd2", "mmd2_se", "energy_distance",
+                                         "energy_distance_se", "coverage", "coverage_se", "mass_tv", "mass_tv_se",
+                                         "nll_target", "nll_target_se", "sliced_w2_prior", "sliced_w2_floor", "nll_ode",
+                                         "nll_ode_se", "nll_true"});
+  // Without the bootstrap: no SE columns; compare's `quality` names are the sample metrics alone.
+  Experiment no_se = build_experiment(Config::from_string(gmm, "g.yaml", {"eval.bootstrap=0"}), "g");
+  CHECK(Evaluator::columns_for(no_se) == std::vector<std::string>{"sliced_w2", "mmd2", "energy_distance", "coverage",
+                                                                  "mass_tv", "nll_target", "sliced_w2_prior",
+                                                                  "sliced_w2_floor", "nll_ode", "nll_ode_se", "nll_true"});
+  CHECK(Evaluator::metric_names(ex) ==
+        std::vector<std::string>{"sliced_w2", "mmd2", "energy_distance", "coverage", "mass_tv", "nll_target"});
   auto model = ex.make_model();
   at::Generator g = make_generator(5);
   Metrics m = ev.evaluate(*model, ex.data->sample(300, g));
