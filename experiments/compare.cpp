@@ -269,10 +269,13 @@ std::vector<CompareRow> run_compare(const std::string& path, const std::vector<s
   fs::create_directories(out_dir);
   std::ostringstream md, csv;
   // NFE-matched rows: an NFE shared by rows of different sampler entries gets a group letter;
-  // within each group the lowest `quality` value is in bold (the built-in quality metrics are
-  // distances, lower is better).
+  // within each group the best `quality` value is in bold (the lowest or highest, as the metric
+  // says; none for a metric that is neither).
   std::vector<std::string> group(rows.size());
   std::vector<bool> best(rows.size(), false);
+  const Metric* quality_metric = reg.metric.find(quality);
+  const Better better = quality_metric ? quality_metric->better : Better::lower;
+  auto is_better = [&](double a, double b) { return better == Better::lower ? a < b : better == Better::higher && a > b; };
   {
     char letter = 'A';
     std::vector<bool> seen(rows.size(), false);
@@ -286,9 +289,9 @@ std::vector<CompareRow> run_compare(const std::string& path, const std::vector<s
       for (size_t j : same) {
         seen[j] = true;
         group[j] = std::string(1, letter);
-        if (metric_value(rows[j].metrics, quality) < metric_value(rows[arg].metrics, quality)) arg = j;
+        if (is_better(metric_value(rows[j].metrics, quality), metric_value(rows[arg].metrics, quality))) arg = j;
       }
-      best[arg] = true;
+      best[arg] = better != Better::neither;
       if (letter < 'Z') ++letter;
     }
   }
@@ -321,8 +324,11 @@ std::vector<CompareRow> run_compare(const std::string& path, const std::vector<s
                                           std::to_string(seed + repeats - 1) +
                                           ", the same for every row; sd / sqrt(repeats)); seconds: mean wall time."
                                     : "One repeat (seed " + std::to_string(seed) + "): no standard errors.") +
-                       " NFE-matched: rows of different samplers with the same NFE share a letter; the lowest " + quality +
-                       " of each group is in bold. Baselines:";
+                       " NFE-matched: rows of different samplers with the same NFE share a letter" +
+                       (better == Better::neither ? " (" + quality + " is a value to match, not to minimise: none in bold)."
+                                                  : std::string("; the ") + (better == Better::lower ? "lowest " : "highest ") +
+                                                        quality + " of each group is in bold.") +
+                       " Baselines:";
   for (const auto& [k, v] : ev.baselines()) header += " " + k + " " + fmt(v) + ";";
   header += "\n\n";
   atomic_write_text(out_dir + "/compare.md", header + md.str());

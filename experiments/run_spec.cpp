@@ -28,6 +28,32 @@ void parse_train(TrainOptions& t, const Config& train) {
   t.steps = train.get_int("steps", t.steps, 0, 100000000);
   t.batch_size = train.get_int("batch_size", t.batch_size, 1, 1 << 24);
   t.lr = train.get_positive("lr", t.lr);
+  t.optimizer = train.get_choice("optimizer", t.optimizer, {"adam", "adamw"});
+  t.weight_decay = train.get_double("weight_decay", t.weight_decay, 0.0);
+  if (t.optimizer == "adamw" && t.lr * t.weight_decay >= 1)
+    train.fail("weight_decay", "AdamW scales the weights by 1 - lr * weight_decay each step: lr * weight_decay must be below 1");
+  if (train.has("betas")) {
+    const Config::NumberArray b = train.get_array("betas");
+    if (b.shape != std::vector<int64_t>{2} || !(b.values[0] >= 0 && b.values[0] < 1) || !(b.values[1] >= 0 && b.values[1] < 1))
+      train.fail("betas", "must be two numbers in [0, 1), e.g. [0.9, 0.999]");
+    t.beta1 = b.values[0];
+    t.beta2 = b.values[1];
+  }
+  t.eps = train.get_positive("eps", t.eps);
+  t.lr_schedule = train.get_choice("lr_schedule", t.lr_schedule, {"constant", "linear_warmup", "cosine", "inverse_sqrt"});
+  t.warmup_steps = train.get_int("warmup_steps", t.warmup_steps, 0);
+  t.min_lr = train.get_double("min_lr", t.min_lr, 0.0);
+  if (t.min_lr > t.lr) train.fail("min_lr", "must not exceed train.lr (" + std::to_string(t.lr) + ")");
+  t.lr_decay_steps = train.get_int("lr_decay_steps", t.lr_decay_steps, 1);
+  // A schedule key set away from its default where the schedule ignores it (the resolved config
+  // lists every key with its value, so only a changed value is an error).
+  const TrainOptions defaults;
+  auto unused = [&](const char* k, bool changed) {
+    if (changed) train.fail(k, "has no effect with lr_schedule: " + t.lr_schedule);
+  };
+  unused("warmup_steps", t.lr_schedule == "constant" && t.warmup_steps != defaults.warmup_steps);
+  unused("min_lr", t.lr_schedule != "cosine" && t.min_lr != defaults.min_lr);
+  unused("lr_decay_steps", t.lr_schedule != "inverse_sqrt" && t.lr_decay_steps != defaults.lr_decay_steps);
   t.ema_decay = train.get_double("ema_decay", t.ema_decay, 0.0, 1.0);
   t.ema_warmup = train.get_bool("ema_warmup", t.ema_warmup);
   t.grad_clip = train.get_double("grad_clip", t.grad_clip, 0.0);  // 0: no clipping

@@ -27,6 +27,11 @@ struct TrainOptions {
   int64_t steps = 2000, batch_size = 512, log_every = 100, ckpt_every = 1000;
   int64_t keep_checkpoints = 0;  // step_<N>.pt copies kept besides last.pt (the newest K)
   double lr = 2e-3, ema_decay = 0.999, grad_clip = 1.0;
+  std::string optimizer = "adam";            // adam | adamw
+  double weight_decay = 0, beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  std::string lr_schedule = "constant";      // networks/lr_schedule.h
+  int64_t warmup_steps = 0, lr_decay_steps = 70000;
+  double min_lr = 0;
   bool ema_warmup = true, resume = false;
   std::string on_nonfinite = "stop";  // stop | skip: a step whose loss or gradient is not finite
   std::vector<std::string> allow_changes;  // keys (or sections) a resume may change (resume_changes.h)

@@ -306,7 +306,7 @@ TrainSummary train(Experiment& ex) {
       std::vector<double> row{static_cast<double>(step)};
       for (double v : acc.means(static_cast<double>(good), parts.size() + 2)) row.push_back(v);
       auto tn = std::chrono::steady_clock::now();
-      row.push_back(ex.train.lr);
+      row.push_back(st.opt.options().lr);  // the last update's (train.lr_schedule)
       row.push_back(st.ema.current_decay());
       row.push_back(std::chrono::duration<double>(tn - t0).count());
       row.push_back(n / std::max(1e-9, std::chrono::duration<double>(tn - t_last).count()));

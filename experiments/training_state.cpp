@@ -18,15 +18,32 @@ AdamOptions adam_options(const Experiment& ex) {
   AdamOptions o;
   o.lr = ex.train.lr;
   o.grad_clip = ex.train.grad_clip;
+  o.beta1 = ex.train.beta1;
+  o.beta2 = ex.train.beta2;
+  o.eps = ex.train.eps;
+  o.weight_decay = ex.train.weight_decay;
+  o.decoupled = ex.train.optimizer == "adamw";
   return o;
 }
 }  // namespace
+
+LrSchedule lr_schedule(const Experiment& ex) {
+  LrSchedule s;
+  s.type = ex.train.lr_schedule;
+  s.lr = ex.train.lr;
+  s.min_lr = ex.train.min_lr;
+  s.warmup = ex.train.warmup_steps;
+  s.steps = ex.train.steps;
+  s.decay_steps = ex.train.lr_decay_steps;
+  return s;
+}
 
 TrainingState::TrainingState(const Experiment& ex, torch::nn::Module& module)
     : net(module),
       params(init(ex, module)),
       ema(ex.train.ema_decay, ex.train.ema_warmup),
       opt(params, adam_options(ex), &ema),
+      schedule(lr_schedule(ex)),
       data_gen(make_generator(ex.run.seed)),
       noise_gen(make_generator(ex.run.seed + 1, ex.device)) {}
 
@@ -41,7 +58,10 @@ LossResult TrainingState::step(const Experiment& ex, ScoreModel& model, at::Tens
 
 void TrainingState::zero_grad() { opt.zero_grad(); }
 
-at::Tensor TrainingState::apply_gradients() { return opt.step(); }
+at::Tensor TrainingState::apply_gradients() {
+  opt.set_lr(schedule.at(opt.steps() + 1));  // the schedule counts updates (checkpointed)
+  return opt.step();
+}
 
 bool TrainingState::finite() const { return opt.finite(); }
 

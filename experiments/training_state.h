@@ -12,14 +12,19 @@
 #include "experiments/experiment.h"
 #include "networks/ema.h"
 #include "networks/fused_adam.h"
+#include "networks/lr_schedule.h"
 
 namespace scorelab {
+
+// The run's train.lr_schedule.
+LrSchedule lr_schedule(const Experiment& ex);
 
 struct TrainingState {
   torch::nn::Module& net;
   std::vector<at::Tensor> params;
   EMA ema;
   FusedAdam opt;  // clip + Adam + EMA in one pass; the parameters live in its flat buffer
+  LrSchedule schedule;  // the learning rate of update k (the optimizer's step count + 1)
   at::Generator data_gen, noise_gen;  // CPU: data; device: loss noise
 
   // Initialises the network's parameters from the run's seed and moves it to its device.

@@ -26,13 +26,26 @@ SCORELAB_CLONES void adam_impl(T* __restrict p, const T* __restrict g, T* __rest
   const T b2 = static_cast<T>(s.beta2), c2 = static_cast<T>(1 - s.beta2);
   const T eps = static_cast<T>(s.eps), sb2 = static_cast<T>(s.sqrt_bias2);
   const T step = static_cast<T>(-s.step_size), clip = static_cast<T>(s.clip);
+  if (s.l2 == 0 && s.decay == 1) {  // plain Adam (the common case: no extra multiply-adds)
+    for (int64_t i = 0; i < n; ++i) {
+      const T gi = g[i] * clip;
+      const T mi = m[i] * b1 + gi * c1;
+      const T vi = v[i] * b2 + gi * gi * c2;
+      m[i] = mi;
+      v[i] = vi;
+      p[i] = p[i] + step * (mi / (std::sqrt(vi) / sb2 + eps));
+    }
+    return;
+  }
+  // torch.optim.Adam(weight_decay): grad + wd p; torch.optim.AdamW: p (1 - lr wd), then Adam.
+  const T l2 = static_cast<T>(s.l2), decay = static_cast<T>(s.decay);
   for (int64_t i = 0; i < n; ++i) {
-    const T gi = g[i] * clip;
+    const T gi = g[i] * clip + l2 * p[i];
     const T mi = m[i] * b1 + gi * c1;
     const T vi = v[i] * b2 + gi * gi * c2;
     m[i] = mi;
     v[i] = vi;
-    p[i] = p[i] + step * (mi / (std::sqrt(vi) / sb2 + eps));
+    p[i] = p[i] * decay + step * (mi / (std::sqrt(vi) / sb2 + eps));
   }
 }
 

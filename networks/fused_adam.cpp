@@ -94,6 +94,8 @@ at::Tensor FusedAdam::step_cpu(double clip_norm) {
   s.sqrt_bias2 = std::sqrt(1 - std::pow(opts_.beta2, static_cast<double>(t)));
   s.step_size = opts_.lr / (1 - std::pow(opts_.beta1, static_cast<double>(t)));
   s.ema_weight = ema_ ? 1 - ema_->current_decay() : 0;
+  s.l2 = opts_.decoupled ? 0 : opts_.weight_decay;
+  s.decay = opts_.decoupled ? 1 - opts_.lr * opts_.weight_decay : 1;
   double norm = 0;
   AT_DISPATCH_FLOATING_TYPES(flat_.scalar_type(), "fused_adam", [&] {
     std::vector<double> partial(static_cast<size_t>(spans), 0.0);
@@ -146,6 +148,8 @@ at::Tensor FusedAdam::step_flat_ops(double clip_norm) {
   if (!std::isfinite(norm.item<double>())) return norm;  // nothing changes (step() counts it)
   ++step_;
   if (clip_norm > 0) g.mul_(at::clamp_max(clip_norm / (norm + 1e-6), 1.0));
+  if (opts_.weight_decay != 0 && !opts_.decoupled) g.add_(flat_, opts_.weight_decay);
+  if (opts_.weight_decay != 0 && opts_.decoupled) flat_.mul_(1 - opts_.lr * opts_.weight_decay);
   double bias2 = std::sqrt(1 - std::pow(opts_.beta2, static_cast<double>(step_)));  // after ++step_
   double step_size = opts_.lr / (1 - std::pow(opts_.beta1, static_cast<double>(step_)));
   m_.mul_(opts_.beta1).add_(g, 1 - opts_.beta1);

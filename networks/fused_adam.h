@@ -1,8 +1,9 @@
 // Adam, global gradient-norm clipping and the EMA of the weights in one pass over one contiguous
 // buffer. The parameters become views into that buffer (their values kept), as do Adam's moments
 // and the EMA's shadow, so a step is two loops over memory (sum of squares; update) instead of
-// ~10 small operations per parameter tensor. Same arithmetic as torch.optim.Adam (1.13, no weight
-// decay) followed by clip_grad_norm_ and an EMA lerp, up to float rounding (tested against them).
+// ~10 small operations per parameter tensor. Same arithmetic as torch.optim.Adam or AdamW (1.13,
+// with their weight decay) after clip_grad_norm_, followed by an EMA lerp, up to float rounding
+// (tested against them).
 // On other devices the same step runs as ~10 operations on the flat buffers.
 #pragma once
 #include <vector>
@@ -15,8 +16,12 @@
 namespace scorelab {
 
 struct AdamOptions {
-  double lr = 1e-3;
+  double lr = 1e-3;  // the next step's learning rate (set_lr: a schedule)
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  // torch.optim.Adam's weight_decay (an L2 term added to the clipped gradient) or, with
+  // `decoupled`, torch.optim.AdamW's (p scaled by 1 - lr wd before the update).
+  double weight_decay = 0;
+  bool decoupled = false;
   double grad_clip = 0;  // global norm bound; 0: no clipping
   bool cpu_loop = true;  // false: the tensor-operation step of other devices, also on the CPU (tests)
 };
@@ -43,6 +48,7 @@ class FusedAdam : public CheckpointPart {
 
   int64_t steps() const { return step_; }
   const AdamOptions& options() const { return opts_; }
+  void set_lr(double lr) { opts_.lr = lr; }
   // The moments as flat buffers (tests).
   const at::Tensor& exp_avg() const { return m_; }
   const at::Tensor& exp_avg_sq() const { return v_; }

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <memory>
 
 #include <ATen/ATen.h>
 #include <torch/nn/functional/loss.h>
@@ -73,14 +74,19 @@ double accuracy(FeatureClassifier& net, const ImageDataset& d, at::Generator& ge
 
 }  // namespace
 
-at::Tensor Classifier::features(const at::Tensor& images) const {
+at::Tensor Classifier::features(const at::Tensor& images, const std::string& progress_label) const {
   torch::NoGradGuard no_grad;
   FeatureClassifier m = net;  // a handle to the same module
   m->eval();
   at::Tensor x = images.detach().to(at::kCPU, at::kFloat);
   std::vector<at::Tensor> parts;
-  for (int64_t first = 0; first < x.size(0); first += 1000)
-    parts.push_back(m->features(x.slice(0, first, std::min(x.size(0), first + 1000))));
+  std::unique_ptr<Progress> bar;
+  if (!progress_label.empty()) bar = std::make_unique<Progress>(progress_label, x.size(0), 0, "images");
+  for (int64_t first = 0; first < x.size(0); first += 500) {
+    parts.push_back(m->features(x.slice(0, first, std::min(x.size(0), first + 500))));
+    if (bar) bar->update(std::min(x.size(0), first + 500));
+  }
+  if (bar) bar->finish();
   return at::cat(parts, 0);
 }
 

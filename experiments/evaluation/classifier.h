@@ -23,7 +23,8 @@ struct Classifier {
   int64_t test_n = 0;
   bool cached = false;       // loaded rather than trained now
   // Penultimate-layer features [B, features] of images on the data's scale, in batches, no grad.
-  at::Tensor features(const at::Tensor& images) const;
+  // With a progress label, a bar per batch of 500 images (evaluations; not the baselines).
+  at::Tensor features(const at::Tensor& images, const std::string& progress_label = "") const;
 };
 
 // The clean (no dequantization, no flips, no prefetching) view of the experiment's image data:

@@ -24,6 +24,12 @@ std::vector<const Metric*> MetricRegistry::applicable(const DataInfo& data, bool
   return out;
 }
 
+const Metric* MetricRegistry::find(const std::string& name) const {
+  for (const auto& m : list_)
+    if (m.name == name) return &m;
+  return nullptr;
+}
+
 std::vector<std::string> MetricRegistry::names() const {
   std::vector<std::string> out;
   for (const auto& m : list_) out.push_back(m.name);
@@ -63,10 +69,12 @@ Metric energy_distance_metric() {
 }
 
 Metric coverage_metric() {
-  return {"coverage", is_gmm, [](const MetricInput& in, const at::Tensor& x) {
+  return {"coverage", is_gmm,
+          [](const MetricInput& in, const at::Tensor& x) {
             const GaussianMixture& g = mixture(in);
             return (component_mass(g, flat64(x)) >= 0.5 * g.weights).to(at::kDouble).mean().item<double>();
-          }};
+          },
+          nullptr, Better::higher};
 }
 
 Metric mass_tv_metric() {
@@ -77,11 +85,13 @@ Metric mass_tv_metric() {
 }
 
 Metric nll_target_metric() {
-  return {"nll_target", is_gmm, [](const MetricInput& in, const at::Tensor& x) {
+  return {"nll_target", is_gmm,
+          [](const MetricInput& in, const at::Tensor& x) {
             at::Tensor x64 = flat64(x);
             at::Tensor one = at::ones({x64.size(0)}, at::kDouble), zero = at::zeros({x64.size(0)}, at::kDouble);
             return -mixture(in).log_prob(x64, one, zero).mean().item<double>();
-          }};
+          },
+          nullptr, Better::neither};
 }
 
 Metric fd_metric() {
@@ -89,7 +99,7 @@ Metric fd_metric() {
           [](const MetricInput& in, const at::Tensor& features) {
             return frechet_distance(gaussian_stats(features), *in.ref_features);
           },
-          [](const MetricInput& in, const at::Tensor& x) { return in.classifier->features(x); }};
+          [](const MetricInput& in, const at::Tensor& x) { return in.classifier->features(x, "eval fd features"); }};
 }
 
 std::pair<double, double> metric_with_se(const Metric& metric, const MetricInput& in, const at::Tensor& samples,

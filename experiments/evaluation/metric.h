@@ -26,6 +26,10 @@ struct MetricInput {
   const GaussianStats* ref_features;      // the reference's classifier features
 };
 
+// Which values are better: distances are lower-is-better; `coverage` is higher-is-better; a
+// value to be matched rather than minimised (`nll_target`, which mode collapse lowers) is neither.
+enum class Better { lower, higher, neither };
+
 struct Metric {
   std::string name;  // the column name
   // Whether the metric applies to this data (fd: whether eval.fd is on).
@@ -35,6 +39,7 @@ struct Metric {
   // Optional: what the value is computed from, one row per sample (fd: the classifier's
   // features). The bootstrap resamples these rows, so the costly part runs once.
   std::function<at::Tensor(const MetricInput& in, const at::Tensor& samples)> embed = nullptr;
+  Better better = Better::lower;
 };
 
 class MetricRegistry {
@@ -43,6 +48,7 @@ class MetricRegistry {
   // The metrics that apply, in registration order (the order of the log's columns).
   std::vector<const Metric*> applicable(const DataInfo& data, bool fd) const;
   std::vector<std::string> names() const;
+  const Metric* find(const std::string& name) const;  // nullptr when not registered
 
  private:
   std::vector<Metric> list_;

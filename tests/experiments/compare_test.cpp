@@ -1,8 +1,10 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "core/fsutil.h"
 #include "core/h5log.h"
@@ -122,4 +124,54 @@ TEST_CASE("compare's quality axis must be a metric of the data", "[experiments][
                                           "  - {type: ode, method: euler, steps: 3}\n";
   CHECK_THROWS_WITH(run_compare(dir + "/cmp.yaml", {}), Catch::Contains("cmp.yaml:3: quality") && Catch::Contains("'fd'"));
   CHECK_FALSE(fs::exists(dir + "/out"));
+}
+
+TEST_CASE("the best quality of an NFE-matched group is in bold, in the metric's own direction",
+          "[experiments][compare]") {
+  std::string dir = test::scratch_dir("compare_better");
+  std::ofstream(dir + "/oracle.yaml") << "run: {seed: 0, threads: 1, device: cpu}\n"
+                                         "data: {type: gmm, means: [[2.0, 0.0], [-2.0, 0.0], [0.0, 2.0]], std: 0.3}\n"
+                                         "sde: {type: vp}\n"
+                                         "model: {type: gmm_oracle, means: [[2.0, 0.0], [-2.0, 0.0], [0.0, 2.0]], std: 0.3}\n"
+                                         "train: {steps: 0}\n";
+  std::ofstream(dir + "/cmp.yaml") << "source: oracle.yaml\nn: 300\nseed: 1\nrepeats: 1\nreference_n: 300\nsamplers:\n"
+                                      "  - {type: euler_maruyama, steps: 3}\n"
+                                      "  - {type: ode, method: euler, steps: 3}\n"
+                                      "  - {type: ode, method: euler, steps: 40}\n";
+  // The markdown cells of the `quality` column for the two NFE-matched rows (NFE 3).
+  auto quality_cells = [&](const std::string& quality) {
+    run_compare(dir + "/cmp.yaml", {"quality=" + quality, "out_dir=" + dir + "/" + quality});
+    std::istringstream md(read_text(dir + "/" + quality + "/compare.md"));
+    std::vector<std::string> header, cells;
+    for (std::string line; std::getline(md, line);) {
+      if (line.rfind("| ", 0) != 0) continue;
+      std::vector<std::string> row;
+      std::istringstream ls(line.substr(1));
+      for (std::string c; std::getline(ls, c, '|');) row.push_back(c.substr(1, c.size() - 2));
+      if (header.empty()) {
+        header = row;
+        continue;
+      }
+      const size_t q = static_cast<size_t>(std::find(header.begin(), header.end(), quality) - header.begin());
+      if (row.size() > q && row[3] == "A") cells.push_back(row[q]);
+    }
+    REQUIRE(cells.size() == 2);
+    return cells;
+  };
+  auto value = [](std::string c) { return std::stod(c[0] == '*' ? c.substr(2) : c); };
+  for (const std::string q : {"mass_tv", "coverage", "nll_target"}) {
+    INFO(q);
+    const auto cells = quality_cells(q);
+    const bool bold0 = cells[0][0] == '*', bold1 = cells[1][0] == '*';
+    if (q == "nll_target") {  // a value to match, not to minimise: no row is "best"
+      CHECK_FALSE(bold0);
+      CHECK_FALSE(bold1);
+      CHECK_THAT(read_text(dir + "/" + q + "/compare.md"), Catch::Contains("none in bold"));
+      continue;
+    }
+    REQUIRE(bold0 != bold1);
+    const double best = value(cells[bold0 ? 0 : 1]), other = value(cells[bold0 ? 1 : 0]);
+    if (q == "coverage") CHECK(best >= other);
+    else CHECK(best <= other);
+  }
 }

@@ -1,12 +1,14 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
 #include "core/checkpoint.h"
+#include "core/error.h"
 #include "core/h5log.h"
 #include "experiments/trainer.h"
 #include "../test_util.h"
@@ -75,6 +77,59 @@ TEST_CASE("resume continues the same steps: bit-identical to an uninterrupted ru
   CHECK(steps == std::vector<double>{50, 100, 150, 200});
   CHECK(RunLog::read_column(dir + "/split/log.h5", "train/loss") ==
         RunLog::read_column(dir + "/whole/log.h5", "train/loss"));
+}
+
+TEST_CASE("AdamW with a warm-up and inverse-sqrt schedule: the log records each interval's lr, resume is bit-identical",
+          "[experiments][train][optim]") {
+  std::string dir = test::scratch_dir("resume_schedule");
+  const std::vector<std::string> ov{"train.optimizer=adamw", "train.weight_decay=0.01", "train.betas=[0.85, 0.995]",
+                                    "train.lr_schedule=inverse_sqrt", "train.warmup_steps=80",
+                                    "train.lr_decay_steps=120"};
+  auto with = [&](std::vector<std::string> extra) {
+    extra.insert(extra.begin(), ov.begin(), ov.end());
+    return extra;
+  };
+  run_tiny(dir, "whole", 200, with({}));
+  run_tiny(dir, "split", 100, with({}));
+  run_tiny(dir, "split", 200, with({"train.resume=true"}));
+  auto whole = checkpoint_tensors(dir + "/whole/checkpoints/last.pt");
+  auto split = checkpoint_tensors(dir + "/split/checkpoints/last.pt");
+  REQUIRE(whole.size() == split.size());
+  for (size_t i = 0; i < whole.size(); ++i) CHECK(at::equal(whole[i], split[i]));
+  // lr of the last update of each interval: 3e-3 * min(1, k / 80) / sqrt(max(k / 120, 1)).
+  const std::vector<double> lr = RunLog::read_column(dir + "/split/log.h5", "train/lr");
+  REQUIRE(lr.size() == 4);
+  CHECK(lr[0] == Approx(3e-3 * 50 / 80).epsilon(1e-12));
+  CHECK(lr[1] == Approx(3e-3).epsilon(1e-12));
+  CHECK(lr[2] == Approx(3e-3 / std::sqrt(150.0 / 120)).epsilon(1e-12));
+  CHECK(lr[3] == Approx(3e-3 / std::sqrt(200.0 / 120)).epsilon(1e-12));
+  CHECK(lr == RunLog::read_column(dir + "/whole/log.h5", "train/lr"));
+  // The same run with Adam (no decay) ends elsewhere: the options reach the optimizer.
+  run_tiny(dir, "adam", 200, {});
+  CHECK_FALSE(at::equal(checkpoint_tensors(dir + "/adam/checkpoints/last.pt")[0], whole[0]));
+}
+
+TEST_CASE("optimizer and schedule keys are checked: names, ranges, and keys without effect", "[experiments][optim]") {
+  std::string dir = test::scratch_dir("optim_keys");
+  auto error = [&](const std::vector<std::string>& ov) {
+    try {
+      build_experiment(Config::from_string(test::tiny_run_yaml(dir, "x", 10), "t.yaml", ov), "x");
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK_THAT(error({"train.optimizer=sgd"}), Catch::Contains("train.optimizer"));
+  CHECK_THAT(error({"train.betas=[0.9]"}), Catch::Contains("train.betas") && Catch::Contains("two numbers"));
+  CHECK_THAT(error({"train.betas=[0.9, 1.0]"}), Catch::Contains("train.betas"));
+  CHECK_THAT(error({"train.eps=0"}), Catch::Contains("train.eps"));
+  CHECK_THAT(error({"train.weight_decay=-1"}), Catch::Contains("train.weight_decay"));
+  CHECK_THAT(error({"train.optimizer=adamw", "train.weight_decay=1000"}), Catch::Contains("lr * weight_decay"));
+  CHECK_THAT(error({"train.warmup_steps=100"}), Catch::Contains("train.warmup_steps") && Catch::Contains("constant"));
+  CHECK_THAT(error({"train.lr_schedule=linear_warmup", "train.min_lr=1e-4"}), Catch::Contains("train.min_lr"));
+  CHECK_THAT(error({"train.lr_schedule=cosine", "train.lr_decay_steps=10"}), Catch::Contains("train.lr_decay_steps"));
+  CHECK_THAT(error({"train.lr_schedule=cosine", "train.min_lr=1"}), Catch::Contains("train.min_lr"));
+  CHECK(error({"train.lr_schedule=cosine", "train.min_lr=1e-4", "train.warmup_steps=5"}) == "no error");
 }
 
 TEST_CASE("a finished run is left alone and an existing run is not overwritten", "[experiments][train]") {
