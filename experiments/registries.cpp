@@ -119,6 +119,7 @@ void register_builtin(Registries& r) {
   r.weighting.add("elbo", elbo_weighting_from);
   r.weighting.add("sigmoid", sigmoid_weighting_from);
   r.weighting.add("edm", edm_weighting_from);
+  r.weighting.add("min_snr", min_snr_weighting_from);
   const WeightingRegistry* weightings = &r.weighting;
   r.loss.add("dsm", [weightings](const Config& c, LossContext ctx) {
     return std::make_shared<DSMLoss>(DSMOptions::from(c, *weightings), ctx);

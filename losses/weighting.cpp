@@ -70,6 +70,15 @@ std::shared_ptr<const Weighting> edm_weighting_from(const Config& c) {
   });
 }
 
+std::shared_ptr<const Weighting> min_snr_weighting_from(const Config& c) {
+  const double gamma = c.get_positive("min_snr_gamma", 5.0);
+  // Hang et al. 2023: the x0-MSE weighted by min(SNR, gamma) is the eps-MSE weighted by
+  // min(SNR, gamma) / SNR, SNR = alpha^2 / sigma^2 = exp(lambda).
+  return make_weighting([gamma](const SDE& sde, const at::Tensor& t, double span) {
+    return at::clamp_max(gamma * at::exp(-sde.log_snr(t)), 1.0) / span;
+  });
+}
+
 std::shared_ptr<const Weighting> builtin_weighting(const std::string& name) {
   Config none = Config::from_string("{}", "<defaults>");
   if (name == "plain") return plain_weighting_from(none);
@@ -78,6 +87,7 @@ std::shared_ptr<const Weighting> builtin_weighting(const std::string& name) {
   if (name == "elbo") return elbo_weighting_from(none);
   if (name == "sigmoid") return sigmoid_weighting_from(none);
   if (name == "edm") return edm_weighting_from(none);
+  if (name == "min_snr") return min_snr_weighting_from(none);
   throw std::invalid_argument("unknown DSM weighting '" + name + "'");
 }
 

@@ -8,6 +8,8 @@
 //   sigmoid     W = sigmoid(b - lambda) 1/2 (-d lambda / dt)           (`sigmoid_bias` b)
 //   edm         W = N(lambda; -2 P_mean, (2 P_std)^2) (e^-lambda + sd^2)/sd^2 1/2 (-d lambda/dt)
 //               (Karras et al. 2022 in lambda; `edm_p_mean`, `edm_p_std`, `edm_sigma_data`)
+//   min_snr     W = min(1, gamma / SNR) / span     (Hang et al. 2023, eps-prediction form of
+//               min(SNR, gamma); `min_snr_gamma`, default 5, diffusers' --snr_gamma)
 // with span = T - eps, lambda = log(alpha^2 / sigma^2).
 #pragma once
 #include <functional>
@@ -44,6 +46,7 @@ std::shared_ptr<const Weighting> none_weighting_from(const Config& c);
 std::shared_ptr<const Weighting> elbo_weighting_from(const Config& c);
 std::shared_ptr<const Weighting> sigmoid_weighting_from(const Config& c);
 std::shared_ptr<const Weighting> edm_weighting_from(const Config& c);
+std::shared_ptr<const Weighting> min_snr_weighting_from(const Config& c);
 
 // The built-in weightings (the registry of experiments/registries.cpp holds the same list);
 // for losses built without a config (tests): `name` with its default parameters.

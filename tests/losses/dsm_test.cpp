@@ -35,7 +35,8 @@ TEST_CASE("DSM's expected value at the oracle of Gaussian data equals its closed
   };
   std::vector<Case> cases{{"vp", "plain", "uniform"},   {"vp", "likelihood", "importance"}, {"vp", "elbo", "log_snr"},
                           {"vp", "sigmoid", "uniform"}, {"vp", "edm", "importance"},       {"ve", "none", "importance"},
-                          {"ve", "elbo", "uniform"},    {"subvp", "plain", "log_snr"}};
+                          {"ve", "elbo", "uniform"},    {"subvp", "plain", "log_snr"}, {"vp", "min_snr", "importance"},
+                          {"ve", "min_snr", "log_snr"}};
   for (const auto& c : cases) {
     INFO(c.sde << " / " << c.weighting << " / " << c.t_sampling);
     std::shared_ptr<SDE> sde;
@@ -70,6 +71,25 @@ TEST_CASE("the plain weighting is the mean eps-MSE and 'elbo' is half the likeli
   CHECK(at::allclose(lp.weight(t), at::ones_like(t)));
   // VP: -d lambda/dt = beta / sigma^2 = g^2 / sigma^2, so W_elbo = 1/2 W_likelihood (T = 1).
   CHECK(at::allclose(le.weight(t), 0.5 * ll.weight(t), 1e-12, 0));
+}
+
+TEST_CASE("min-SNR-gamma weights the eps-MSE by min(1, gamma / SNR)", "[losses][dsm]") {
+  auto sde = std::make_shared<VPSDE>();
+  // VP (beta 0.1 .. 20): SNR is ~500 at t = 0.01, 5 near t = 0.11 and ~4.5e-5 at t = 1.
+  at::Tensor t = at::tensor({0.01, 0.05, 0.3, 0.9}, at::kDouble);
+  DSMOptions o;
+  o.weighting = "min_snr";
+  o.eps = 0.0;
+  DSMLoss loss(o, {sde, {2}});
+  const at::Tensor snr = at::exp(sde->log_snr(t));
+  const at::Tensor w = loss.weight(t);
+  for (int64_t i = 0; i < t.size(0); ++i) {
+    const double s = snr[i].item<double>();
+    INFO("t " << t[i].item<double>() << " SNR " << s);
+    CHECK(w[i].item<double>() == Approx(std::min(1.0, 5.0 / s)).epsilon(1e-12));
+  }
+  CHECK(w[0].item<double>() < 0.02);  // the clean end is down-weighted (5 / 500)
+  CHECK(w[3].item<double>() == 1.0);  // noisy times keep the plain weight
 }
 
 TEST_CASE("DSM's constant-weight path (plain, uniform t) equals the per-sample weighted formula", "[losses][dsm]") {

@@ -33,6 +33,9 @@ void check_learns(const TrainSummary& s) {
 TEST_CASE("training with DSM (likelihood weighting, importance sampling) learns", "[losses][train]") {
   check_learns(train_with("dsm_lik", "{type: vp}", "", "{type: dsm, weighting: likelihood, t_sampling: importance}"));
 }
+TEST_CASE("training with min-SNR-gamma weighting learns", "[losses][train]") {
+  check_learns(train_with("dsm_min_snr", "{type: vp}", "", "{type: dsm, weighting: min_snr, min_snr_gamma: 5}"));
+}
 TEST_CASE("training with the ELBO-weighted objective learns", "[losses][train]") {
   check_learns(train_with("dsm_elbo", "{type: vp}", "", "{type: dsm, weighting: elbo, t_sampling: log_snr}"));
 }
