@@ -8,6 +8,7 @@
 #include "losses/dsm.h"
 #include "losses/ncsn.h"
 #include "losses/score_matching.h"
+#include "networks/edm_precond.h"
 #include "networks/energy.h"
 #include "networks/mlp.h"
 #include "networks/oracle.h"
@@ -26,7 +27,8 @@ namespace scorelab {
 namespace {
 
 Parameterization parameterization_from(const Config& cfg, const SDE& sde) {
-  std::string p = cfg.get_choice("parameterization", "eps", {"eps", "x0", "score", "v", "mu", "energy"});
+  std::string p = cfg.get_choice("parameterization", "eps", {"eps", "x0", "score", "v", "mu", "energy", "edm"});
+  if (p == "edm") return Parameterization::x0;  // EDM preconditioning predicts x0 (networks/edm_precond.h)
   if (p == "mu" && !sde.ddpm_chain())
     cfg.fail("parameterization", "mu (DDPM's posterior mean) needs a discrete chain: sde.type: ddpm, not '" +
                                      sde.name() + "'");
@@ -45,10 +47,22 @@ struct NetOptions {
   bool energy;
   Parameterization p;
   Conditioning cond;
+  double edm_sigma_data = 0;  // > 0: EDM preconditioning
 };
 NetOptions net_options(const Config& c, const ModelContext& ctx) {
-  bool energy = c.has("parameterization") && c.get_string("parameterization", "") == "energy";
-  return {energy, parameterization_from(c, *ctx.sde), conditioning_from(c, *ctx.sde)};
+  const std::string kind = c.has("parameterization") ? c.get_string("parameterization", "") : "";
+  NetOptions n{kind == "energy", parameterization_from(c, *ctx.sde), conditioning_from(c, *ctx.sde)};
+  if (kind == "edm") {
+    // EDM's c_noise = ln(sigma / alpha) / 4 is its conditioning.
+    if (c.get_string("conditioning", "auto") != "auto")
+      c.fail("conditioning", "EDM preconditioning conditions on c_noise = ln(sigma / alpha) / 4: leave it auto");
+    if (ctx.sde->ddpm_chain())
+      c.fail("parameterization", "edm needs a continuous SDE (vp, subvp, ve); the ddpm chain conditions on step indices");
+    n.edm_sigma_data = c.get_positive("sigma_data", 0.5);
+  } else if (c.has("sigma_data")) {
+    c.fail("sigma_data", "is EDM's sigma_data: only with parameterization: edm");
+  }
+  return n;
 }
 int64_t flat_dim(const std::vector<int64_t>& shape) {
   int64_t dim = 1;
@@ -64,6 +78,7 @@ std::pair<NetOptions, UNetOptions> unet_model_options(const Config& c, const Mod
 
 std::shared_ptr<ScoreModel> score_model(std::shared_ptr<ScoreNetImpl> net, const NetOptions& n, const ModelContext& ctx) {
   if (n.energy) return std::make_shared<EnergyScoreModel>(std::move(net), ctx.sde, n.cond);
+  if (n.edm_sigma_data > 0) return std::make_shared<EDMScoreModel>(std::move(net), ctx.sde, n.edm_sigma_data);
   return std::make_shared<NeuralScoreModel>(std::move(net), ctx.sde, n.p, n.cond);
 }
 std::shared_ptr<ScoreModel> mlp_model_from(const Config& c, ModelContext ctx) {

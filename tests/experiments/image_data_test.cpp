@@ -226,3 +226,37 @@ TEST_CASE("Fashion-MNIST loads 60000 / 10000 images of 28x28 with 10 balanced cl
     CHECK((counts == n / 10).all().item<bool>());
   }
 }
+
+#include "experiments/trainer.h"
+#include "networks/lr_schedule.h"
+#include "experiments/training_state.h"
+
+TEST_CASE("the DDPM CIFAR-10 recipe config builds the paper's setup: 35.7M U-Net, warm-up, flips, EMA 0.9999",
+          "[experiments][data][recipe]") {
+  // Stand-in CIFAR-10 batches (a few records each) where the recipe expects the real ones.
+  std::string dir = test::scratch_dir("cifar_recipe");
+  std::vector<uint8_t> rec;
+  for (int r = 0; r < 4; ++r) {
+    rec.push_back(static_cast<uint8_t>(r));
+    for (int i = 0; i < 3072; ++i) rec.push_back(static_cast<uint8_t>((i * 7 + r) % 256));
+  }
+  for (const char* f : {"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin",
+                        "data_batch_5.bin", "test_batch.bin"})
+    write_bytes(dir + "/" + f, rec);
+  Config cfg = Config::load_file(std::string(SCORELAB_SOURCE_DIR) + "/experiments/configs/ddpm_cifar10.yaml",
+                                 {"data.path=" + dir, "run.device=cpu", "run.out_dir=" + dir + "/runs"});
+  Experiment ex = build_experiment(cfg, "ddpm_cifar10");
+  int64_t params = 0;
+  for (const auto& p : ex.make_model()->module()->parameters()) params += p.numel();
+  CHECK(params == 35746307);  // Ho et al. 2020, sec. 4: 35.7M (the released model's count)
+  CHECK(ex.data->sample_shape() == std::vector<int64_t>{3, 32, 32});
+  CHECK(ex.train.batch_size == 128);
+  CHECK(ex.train.ema_decay == 0.9999);
+  CHECK(ex.train.grad_clip == 1.0);
+  CHECK(ex.train.steps == 800000);
+  const LrSchedule s = lr_schedule(ex);
+  CHECK(s.at(2500) == Approx(1e-4).epsilon(1e-12));  // halfway through the 5000-step warm-up
+  CHECK(s.at(5000) == Approx(2e-4).epsilon(1e-12));
+  CHECK(s.at(800000) == Approx(2e-4).epsilon(1e-12));
+  CHECK(cfg.at("data").get_bool("flip", false));
+}

@@ -33,6 +33,11 @@ void check_learns(const TrainSummary& s) {
 TEST_CASE("training with DSM (likelihood weighting, importance sampling) learns", "[losses][train]") {
   check_learns(train_with("dsm_lik", "{type: vp}", "", "{type: dsm, weighting: likelihood, t_sampling: importance}"));
 }
+TEST_CASE("training an EDM-preconditioned network with the EDM weighting learns, on VE and VP", "[losses][train]") {
+  check_learns(train_with("edm_ve", "{type: ve, sigma_max: 10.0}", ", parameterization: edm, sigma_data: 1.0",
+                          "{type: dsm, weighting: edm, edm_sigma_data: 1.0, t_sampling: importance}"));
+  check_learns(train_with("edm_vp", "{type: vp}", ", parameterization: edm, sigma_data: 1.0", "{type: dsm, weighting: edm, edm_sigma_data: 1.0, t_sampling: importance}"));
+}
 TEST_CASE("training with min-SNR-gamma weighting learns", "[losses][train]") {
   check_learns(train_with("dsm_min_snr", "{type: vp}", "", "{type: dsm, weighting: min_snr, min_snr_gamma: 5}"));
 }
