@@ -45,12 +45,7 @@ void plot_eval_samples(const Experiment& ex, const Evaluator& ev, const std::str
     if (k.size() > 6 && (k.rfind("_prior") == k.size() - 6 || k.rfind("_floor") == k.size() - 6)) continue;
     if (is_se_column(m, k)) continue;
     caption += (caption.empty() ? "" : ", ") + k + " " + value_with_se(m, k, 3);
-    const double floor = metric_value(m, k + "_floor");
-    if (std::isfinite(floor)) {
-      char buf[48];
-      std::snprintf(buf, sizeof buf, " (floor %.3g)", floor);
-      caption += buf;
-    }
+    if (std::isfinite(metric_value(m, k + "_floor"))) caption += " (floor " + value_with_se(m, k + "_floor", 3) + ")";
   }
   plot_samples(path, ref.slice(0, 0, std::min<int64_t>(shown, ref.size(0))), samples.slice(0, 0, shown), images,
                ex.run.name + ": step " + std::to_string(step) + ", " + ex.cfg.at("sample").get_string("type", "") + " (" +

@@ -39,7 +39,14 @@ Evaluator::Evaluator(const RunSpec& spec, const RunData& data, std::shared_ptr<c
       ex.sde->prior_sample(batch_shape(n_ref, data.data->sample_shape()), gen, at::TensorOptions().dtype(at::kFloat));
   at::Generator proj = make_generator(seed + 77);
   sw_ = std::make_unique<SlicedW2Reference>(ref_, projections, proj);
-  baselines_ = {{"sliced_w2_prior", sw_->distance(prior)}, {"sliced_w2_floor", sw_->distance(ref2)}};
+  // The floors with the samples' bootstrap SE (the same resampling as score()), so a value and
+  // its floor compare on one footing; a resample generator of its own leaves `gen` untouched.
+  const int64_t B = ex.eval.bootstrap;
+  at::Generator boot = make_generator(seed + 6007);
+  const auto [sw_floor, sw_floor_se] =
+      metric_with_se(sliced_w2_metric(), MetricInput{*data.data, ref_, *sw_, nullptr, nullptr}, ref2, B, boot);
+  baselines_ = {{"sliced_w2_prior", sw_->distance(prior)}, {"sliced_w2_floor", sw_floor}};
+  if (B > 0) baselines_.push_back({"sliced_w2_floor_se", sw_floor_se});
   // The clean held-out images (test split where there is one), read once for FD and NLL.
   std::shared_ptr<ImageDataset> test;
   if (ex.eval.fd || (!ex.eval.nll.empty() && data.data->is_image())) test = clean_image_view(spec, data, "test");
@@ -47,10 +54,13 @@ Evaluator::Evaluator(const RunSpec& spec, const RunData& data, std::shared_ptr<c
     classifier_ = classifier_for(spec, data);
     auto train = clean_image_view(spec, data, "train");
     ref_features_ = gaussian_stats(classifier_.features(train->sample(n_ref, gen)));
-    double floor = frechet_distance(gaussian_stats(classifier_.features(test->sample(n_ref, gen))), ref_features_);
+    const at::Tensor held_out = test->sample(n_ref, gen);
     double prior_fd = frechet_distance(gaussian_stats(classifier_.features(prior)), ref_features_);
+    const MetricInput in{*data.data, ref_, *sw_, &classifier_, &ref_features_};
+    const auto [floor, floor_se] = metric_with_se(fd_metric(), in, held_out, B, boot);
     baselines_.push_back({"fd_prior", prior_fd});
     baselines_.push_back({"fd_floor", floor});
+    if (B > 0) baselines_.push_back({"fd_floor_se", floor_se});
   }
   TORCH_CHECK(baselines_.size() == baseline_columns(ex).size(), "evaluator: baselines and their columns differ");
   if (!ex.eval.nll.empty()) {
@@ -189,8 +199,11 @@ Metrics Evaluator::evaluate(const ScoreModel& model, const at::Tensor& samples) 
 }
 
 std::vector<std::string> Evaluator::baseline_columns(const RunSpec& ex) {
+  const bool se = ex.eval.bootstrap > 0;
   std::vector<std::string> out{"sliced_w2_prior", "sliced_w2_floor"};
+  if (se) out.push_back("sliced_w2_floor_se");
   if (ex.eval.fd) out.insert(out.end(), {"fd_prior", "fd_floor"});
+  if (ex.eval.fd && se) out.push_back("fd_floor_se");
   return out;
 }
 

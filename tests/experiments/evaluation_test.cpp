@@ -206,8 +206,8 @@ TEST_CASE("an image run logs FD with its floors and bits/dim at every evaluation
   REQUIRE(steps == std::vector<double>{200, 400});  // eval.every = 200, then the final one
   CHECK(fs::exists(dir + "/img/samples/step_00000200.png"));
   CHECK(RunLog::read_attr(log, "eval", "columns") ==
-        "step,nfe,sample_seconds,sliced_w2,sliced_w2_se,fd,fd_se,sliced_w2_prior,sliced_w2_floor,fd_prior,fd_floor,"
-        "bpd_vlb,bpd_vlb_se,bpd_ode,bpd_ode_se,eval_seconds");
+        "step,nfe,sample_seconds,sliced_w2,sliced_w2_se,fd,fd_se,sliced_w2_prior,sliced_w2_floor,sliced_w2_floor_se,"
+        "fd_prior,fd_floor,fd_floor_se,bpd_vlb,bpd_vlb_se,bpd_ode,bpd_ode_se,eval_seconds");
   double fd = last(log, "fd"), fd_prior = last(log, "fd_prior"), fd_floor = last(log, "fd_floor");
   INFO("fd " << fd << " prior " << fd_prior << " floor " << fd_floor);
   CHECK(fd_floor < fd_prior / 10);  // the distance separates data from noise
@@ -220,12 +220,16 @@ TEST_CASE("an image run logs FD with its floors and bits/dim at every evaluation
   CHECK(vlb < 8);
   CHECK(ode > 0);
   CHECK(ode < 8);
-  CHECK(s.metrics.size() == 12);
+  CHECK(s.metrics.size() == 14);
   // The FD's bootstrap SE comes from resampled features (one classifier pass): finite, positive,
   // and small next to the distance from noise.
   const double fd_se = last(log, "fd_se");
   CHECK(fd_se > 0);
   CHECK(fd_se < fd_prior / 10);
+  // The floors carry the same bootstrap SE (resampled test-split features, fresh data).
+  CHECK(last(log, "fd_floor_se") > 0);
+  CHECK(last(log, "fd_floor_se") < fd_floor);
+  CHECK(last(log, "sliced_w2_floor_se") > 0);
 }
 
 TEST_CASE("held-out NLL of the exact model equals the exact density (ODE) and is bounded by the VLB",
@@ -248,8 +252,8 @@ TEST_CASE("held-out NLL of the exact model equals the exact density (ODE) and is
     CHECK(ev.columns() == std::vector<std::string>{"sliced_w2", "sliced_w2_se", "mmd2", "mmd2_se", "energy_distance",
                                                    "energy_distance_se", "coverage", "coverage_se", "mass_tv",
                                                    "mass_tv_se", "nll_target", "nll_target_se", "sliced_w2_prior",
-                                                   "sliced_w2_floor", "nll_ode", "nll_ode_se", "nll_vlb", "nll_vlb_se",
-                                                   "nll_true"});
+                                                   "sliced_w2_floor", "sliced_w2_floor_se", "nll_ode", "nll_ode_se",
+                                                   "nll_vlb", "nll_vlb_se", "nll_true"});
     auto model = ex.make_model();
     Metrics m = ev.nll(*model);
     REQUIRE(m.size() == 5);
@@ -312,8 +316,8 @@ TEST_CASE("metrics come from one registry: names and values in step, headline va
   CHECK(cols == Evaluator::columns_for(ex));  // what compare validates `quality` against, without building
   CHECK(cols == std::vector<std::string>{"sliced_w2", "sliced_w2_se", "mmd2", "mmd2_se", "energy_distance",
                                          "energy_distance_se", "coverage", "coverage_se", "mass_tv", "mass_tv_se",
-                                         "nll_target", "nll_target_se", "sliced_w2_prior", "sliced_w2_floor", "nll_ode",
-                                         "nll_ode_se", "nll_true"});
+                                         "nll_target", "nll_target_se", "sliced_w2_prior", "sliced_w2_floor",
+                                         "sliced_w2_floor_se", "nll_ode", "nll_ode_se", "nll_true"});
   // Without the bootstrap: no SE columns; compare's `quality` names are the sample metrics alone.
   Experiment no_se = build_experiment(Config::from_string(gmm, "g.yaml", {"eval.bootstrap=0"}), "g");
   CHECK(Evaluator::columns_for(no_se) == std::vector<std::string>{"sliced_w2", "mmd2", "energy_distance", "coverage",
