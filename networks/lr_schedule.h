@@ -1,11 +1,12 @@
 // Learning-rate schedules as a function of the update's number k = 1, 2, ... (the optimizer's
 // step count, so a resumed run continues the same schedule):
 //   constant       lr
-//   linear_warmup  lr min(1, k / warmup)                      (DDPM, Ho et al. 2020 App. B: 5000)
+//   linear_warmup  lr min(1, k / warmup)                      (DDPM's CIFAR-10 recipe: 5000, as in its
+//                                                             released code)
 //   cosine         the warm-up, then min_lr + (lr - min_lr) (1 + cos(pi u)) / 2,
 //                  u = (k - warmup) / (steps - warmup) in [0, 1]   (Loshchilov & Hutter 2017)
 //   inverse_sqrt   the warm-up, then lr / sqrt(max(k / decay_steps, 1))   (EDM2, Karras et al.
-//                  2024, Eq. 16: flat until decay_steps, then ~ 1/sqrt(k))
+//                  2024, their learning-rate decay: flat until decay_steps, then ~ 1/sqrt(k))
 #pragma once
 #include <cstdint>
 #include <string>
