@@ -50,6 +50,9 @@ struct CheckpointMeta {
   int64_t ema_updates = 0;  // number of EMA updates (for the warm-up schedule)
   std::vector<at::Tensor> stream_state;  // the data loader's position (Dataset::stream_state)
   std::vector<at::Tensor> loop_state;    // the training loop's partial log interval
+  // More EMAs (train.ema_decays): their decays (float64 [K]) first, then each one's weights as
+  // one flat buffer in the order of the model's parameters. Empty: only the main EMA.
+  std::vector<at::Tensor> more_ema;
 };
 
 void save_checkpoint(const std::string& path, torch::nn::Module& model, const std::vector<at::Tensor>& ema,

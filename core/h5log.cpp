@@ -95,15 +95,18 @@ void set_extent(const H5::DataSet& ds, hsize_t n, const std::string& what) {
 void write_array_to(H5::Group& root, const std::string& name, const at::Tensor& data, const AttrMap& attrs,
                     const NumAttrMap& num_attrs) {
   at::Tensor t = data.detach().to(at::kCPU).contiguous();
-  const bool dbl = t.scalar_type() == at::kDouble;
-  if (!dbl) t = t.to(at::kFloat);
+  // float64 and int64 (labels) as they are; every other type as float32.
+  const bool dbl = t.scalar_type() == at::kDouble, i64 = t.scalar_type() == at::kLong;
+  if (!dbl && !i64) t = t.to(at::kFloat);
   std::vector<hsize_t> dims(t.sizes().begin(), t.sizes().end());
   h5("write " + name, [&] {
     ensure_parents(root, name);
     if (root.nameExists(name)) root.unlink(name);
     H5::DataSpace space(static_cast<int>(dims.size()), dims.data());
-    H5::DataSet ds = root.createDataSet(name, dbl ? H5::PredType::IEEE_F64LE : H5::PredType::IEEE_F32LE, space);
-    ds.write(t.data_ptr(), dbl ? H5::PredType::NATIVE_DOUBLE : H5::PredType::NATIVE_FLOAT);
+    const H5::PredType& file_type = dbl ? H5::PredType::IEEE_F64LE : i64 ? H5::PredType::STD_I64LE : H5::PredType::IEEE_F32LE;
+    const H5::PredType& mem_type = dbl ? H5::PredType::NATIVE_DOUBLE : i64 ? H5::PredType::NATIVE_INT64 : H5::PredType::NATIVE_FLOAT;
+    H5::DataSet ds = root.createDataSet(name, file_type, space);
+    ds.write(t.data_ptr(), mem_type);
     for (const auto& [k, v] : attrs) set_string_attr(ds, k, v);
     for (const auto& [k, v] : num_attrs) set_double_attr(ds, k, v);
   });

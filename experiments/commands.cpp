@@ -89,7 +89,11 @@ int command_sample(const std::string& source, const std::vector<std::string>& ov
                                      {"seconds", r.seconds},
                                      {"threads", static_cast<double>(at::get_num_threads())}};
   for (const auto& [k, v] : r.stats) nums[k] = v;
-  write_h5_file(out, "samples", r.x, attrs, nums);
+  TableFile f(out);
+  f.array("samples", r.x, attrs, nums);
+  if (r.labels.defined())  // the class each sample was drawn given (sample.classes)
+    f.array("labels", r.labels, {}, {{"guidance", l.ex.sample.guidance}});
+  f.commit();
   std::cout << "wrote " << r.x.size(0) << " samples to " << out << " (nfe " << r.nfe << ", " << r.seconds << " s, "
             << at::get_num_threads() << " threads)\n";
   return 0;

@@ -33,6 +33,8 @@ struct Setting {
   size_t entry = 0;
 };
 
+// One row per entry, or per value of its `steps` list times each value of its `guidance` list
+// (classifier-free guidance scales swept like step counts).
 std::vector<Setting> expand(const Config& cmp) {
   std::vector<Setting> out;
   int64_t count = cmp.list_size("samplers");
@@ -43,27 +45,39 @@ std::vector<Setting> expand(const Config& cmp) {
     std::string type = e.get_string("type");
     std::vector<std::string> fixed{"type: " + type};
     std::string label;
-    std::vector<int64_t> steps;
+    std::vector<int64_t> steps{-1};
+    std::vector<std::string> guidance{""};
     for (const auto& k : e.keys()) {
       if (k == "type") continue;
       if (k == "steps" && e.is_list("steps")) {
         steps = e.get_int_list("steps", {});
+        if (steps.empty()) e.fail("steps", "an empty list");
+        continue;
+      }
+      if (k == "guidance" && e.is_list("guidance")) {
+        guidance.clear();
+        for (const auto& w : e.get_string_list("guidance", {})) guidance.push_back(w);
+        if (guidance.empty()) e.fail("guidance", "an empty list");
         continue;
       }
       std::string v = e.get_text(k);
       fixed.push_back(k + ": " + v);
       label += (label.empty() ? "" : ", ") + k + "=" + v;
     }
-    if (steps.empty()) {
-      out.push_back({type, fixed, label, -1, static_cast<size_t>(i)});
-    } else {
-      for (int64_t s : steps) {
+    for (int64_t s : steps)
+      for (const auto& w : guidance) {
         auto ov = fixed;
-        ov.push_back("steps: " + std::to_string(s));
-        out.push_back({type, ov, "steps=" + std::to_string(s) + (label.empty() ? "" : ", " + label), s,
-                       static_cast<size_t>(i)});
+        std::string lead;
+        if (s > 0) {
+          ov.push_back("steps: " + std::to_string(s));
+          lead = "steps=" + std::to_string(s);
+        }
+        if (!w.empty()) {
+          ov.push_back("guidance: " + w);
+          lead += (lead.empty() ? "" : ", ") + std::string("guidance=") + w;
+        }
+        out.push_back({type, ov, lead + (lead.empty() || label.empty() ? "" : ", ") + label, s, static_cast<size_t>(i)});
       }
-    }
   }
   return out;
 }
@@ -127,8 +141,9 @@ void plot_compare(const std::string& out_dir, bool images, const at::Tensor& ref
     }
     fig::save(f, out_dir + "/samples.png");
   }
-  bool curve = false;
-  for (const auto& e : by_entry) curve |= e.size() > 1;
+  bool curve = false;  // an entry with several step counts (a guidance list alone has one NFE)
+  for (const auto& e : by_entry)
+    for (size_t i : e) curve |= settings[i].steps != settings[e[0]].steps;
   if (!curve) return;
   fig::Figure f;
   f.title = "sample quality against cost: " + path;
@@ -201,17 +216,25 @@ std::vector<CompareRow> run_compare(const std::string& path, const std::vector<s
   const Experiment& ex0 = loaded.ex;
   std::vector<std::shared_ptr<const Sampler>> samplers;
   std::vector<int64_t> batch_sizes;
+  std::vector<double> guidance;  // each row's sample.guidance (the source's unless the row sets it)
   for (const auto& s : settings) {
     std::string section = "sample: {n: " + std::to_string(n);
     for (const auto& kv : s.overrides) section += ", " + kv;
     try {
       Config row = Config::from_string(section + "}\n", path);
       Config sc = row.at("sample");
+      SampleOptions labels = ex0.sample;  // read first: the sampler's section is checked when it is built
+      labels.guidance = sc.get_double("guidance", ex0.sample.guidance, -1.0, 1e6);
+      labels.where = sc.where("");
+      if (sc.has("classes"))
+        sc.fail("classes", "the same labels go with the same x_T in every row: set sample.classes in `overrides`");
       samplers.push_back(reg.sampler.build(sc, "euler_maruyama", *ex0.sde));
       sc.get_int("n", n, 1);
       batch_sizes.push_back(sc.get_int("batch_size", 0, 0));
       if (sc.get_bool("use_ema", ex0.sample.use_ema) != ex0.sample.use_ema)
         sc.fail("use_ema", "applies to the whole comparison (one model): set sample.use_ema in `overrides`");
+      check_sample_labels(labels, *loaded.model);
+      guidance.push_back(labels.guidance);
       row.check_unused();
     } catch (const ConfigError& e) {
       cmp.fail("samplers." + std::to_string(s.entry), std::string("this sampler's settings: ") + e.what());
@@ -246,8 +269,8 @@ std::vector<CompareRow> run_compare(const std::string& path, const std::vector<s
                                                   std::to_string(repeats) + ")"
                                             : settings[i].sampler;
       SampleResult r = draw_samples(*samplers[i], *loaded.model, n, batch_sizes[i], static_cast<uint64_t>(seed + k),
-                                    ex0.data->sample_shape(), opts, label);
-      const Metrics m = ev.score(r.x);
+                                    ex0.data->sample_shape(), opts, label, ex0.sample.classes, guidance[i]);
+      const Metrics m = ev.score(r.x, 0, r.labels);
       if (k == 0) {
         row.metrics = m;
         per_repeat.resize(m.size());

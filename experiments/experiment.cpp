@@ -27,7 +27,7 @@ Experiment build_experiment(const RunSpec& spec, const Registries& reg) {
     Config view = Config::from_string(cfg.resolved_yaml(), cfg.source(), ov);
     return regp->data.build(view.at("data"), "", seed);
   };
-  ModelContext ctx{ex.sde, ex.data_info.shape, ex.run.seed};
+  ModelContext ctx{ex.sde, ex.data_info.shape, ex.run.seed, ex.data_info.labelled ? ex.data_info.classes : 0};
   Config model = cfg.at("model");
   ex.make_model = [regp, model, ctx]() { return regp->model.build(model, "mlp", ctx); };
   ex.loss = reg.loss.build(cfg.at("loss"), "dsm", LossContext{ex.sde, ex.data_info.shape});
@@ -54,16 +54,18 @@ int choose_sampling_threads(const Experiment& ex, const ScoreModel& model, int64
 SampleResult draw_samples(const Experiment& ex, const ScoreModel& model, int64_t n, uint64_t seed,
                           const std::string& progress_label) {
   return draw_samples(*ex.sampler, model, n, ex.sample.batch_size, seed, ex.data->sample_shape(),
-                      at::TensorOptions().dtype(ex.run.dtype).device(ex.device), progress_label);
+                      at::TensorOptions().dtype(ex.run.dtype).device(ex.device), progress_label, ex.sample.classes,
+                      ex.sample.guidance);
 }
 
 SampleResult draw_samples(const Sampler& sampler, const ScoreModel& model, int64_t n, int64_t batch_size,
                           uint64_t seed, at::IntArrayRef per_sample_shape, const at::TensorOptions& opts,
-                          const std::string& progress_label) {
+                          const std::string& progress_label, const ClassChoice& classes, double guidance) {
   const int64_t bs = batch_size > 0 ? batch_size : n;
+  const bool labelled = classes.mode != "none";
   const int64_t batches = (n + bs - 1) / bs;
   SampleResult total;
-  std::vector<at::Tensor> parts;
+  std::vector<at::Tensor> parts, labels;
   // Counts sampler steps over all batches (the total is known at the first step); the status is
   // the NFE per trajectory so far.
   Progress bar(progress_label, batches, 0, "steps");
@@ -71,11 +73,17 @@ SampleResult draw_samples(const Sampler& sampler, const ScoreModel& model, int64
     int64_t count = std::min(bs, n - first);
     at::Tensor xT = prior_noise(model, seed, first, count, per_sample_shape, opts);
     NoiseSource noise = NoiseSource::range(seed, first, count, opts.device());
-    const int64_t nfe0 = model.nfe();
-    SampleResult r = sampler.sample(model, xT, noise, [&](const StepInfo& s) {
+    std::optional<LabelledModel> guided;
+    if (labelled) {
+      labels.push_back(classes.labels(model.num_classes(), seed, first, count));
+      guided.emplace(model, labels.back().to(opts.device()), guidance);
+    }
+    const ScoreModel& m = guided ? static_cast<const ScoreModel&>(*guided) : model;
+    const int64_t nfe0 = m.nfe();
+    SampleResult r = sampler.sample(m, xT, noise, [&](const StepInfo& s) {
       if (b == 0 && s.k == 0) bar.set_total(batches * s.steps);
       if (s.k % 16 == 0 || s.k + 1 == s.steps)
-        bar.update(b * s.steps + s.k + 1, "nfe " + std::to_string(model.nfe() - nfe0));
+        bar.update(b * s.steps + s.k + 1, "nfe " + std::to_string(m.nfe() - nfe0));
     });
     parts.push_back(r.x);
     total.nfe = std::max(total.nfe, r.nfe);  // per trajectory, the same for every batch
@@ -84,6 +92,7 @@ SampleResult draw_samples(const Sampler& sampler, const ScoreModel& model, int64
   }
   bar.finish("nfe " + std::to_string(total.nfe));
   total.x = at::cat(parts, 0);
+  if (labelled) total.labels = at::cat(labels, 0);
   return total;
 }
 

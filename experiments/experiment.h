@@ -44,9 +44,11 @@ SampleResult draw_samples(const Experiment& ex, const ScoreModel& model, int64_t
 int choose_sampling_threads(const Experiment& ex, const ScoreModel& model, int64_t batch);
 
 // The same with only the parts it uses: `batch_size` 0 draws all n at once; x_T has
-// `per_sample_shape` and `opts`' dtype and device.
+// `per_sample_shape` and `opts`' dtype and device. With `classes` other than none, sample i is
+// drawn given label classes.labels(..)[i] with guidance scale `guidance` (networks/guidance.h),
+// and the labels are returned in SampleResult::labels.
 SampleResult draw_samples(const Sampler& sampler, const ScoreModel& model, int64_t n, int64_t batch_size,
                           uint64_t seed, at::IntArrayRef per_sample_shape, const at::TensorOptions& opts,
-                          const std::string& progress_label);
+                          const std::string& progress_label, const ClassChoice& classes = {}, double guidance = 0);
 
 }  // namespace scorelab

@@ -48,6 +48,7 @@ struct NetOptions {
   Parameterization p;
   Conditioning cond;
   double edm_sigma_data = 0;  // > 0: EDM preconditioning
+  int64_t classes = 0;        // > 0: class-conditional (model.class_conditional)
 };
 NetOptions net_options(const Config& c, const ModelContext& ctx) {
   const std::string kind = c.has("parameterization") ? c.get_string("parameterization", "") : "";
@@ -62,6 +63,12 @@ NetOptions net_options(const Config& c, const ModelContext& ctx) {
   } else if (c.has("sigma_data")) {
     c.fail("sigma_data", "is EDM's sigma_data: only with parameterization: edm");
   }
+  if (c.get_bool("class_conditional", false)) {
+    if (ctx.data_classes <= 0)
+      c.fail("class_conditional", "needs labelled data (fashion_mnist, mnist, cifar10, gmm, or hdf5 with labels and classes)");
+    if (n.energy) c.fail("class_conditional", "energy models take no class labels");
+    n.classes = ctx.data_classes;
+  }
   return n;
 }
 int64_t flat_dim(const std::vector<int64_t>& shape) {
@@ -70,10 +77,14 @@ int64_t flat_dim(const std::vector<int64_t>& shape) {
   return dim;
 }
 std::pair<NetOptions, MLPOptions> mlp_model_options(const Config& c, const ModelContext& ctx) {
-  return {net_options(c, ctx), MLPOptions::from(c, flat_dim(ctx.sample_shape), ctx.seed)};
+  std::pair<NetOptions, MLPOptions> r{net_options(c, ctx), MLPOptions::from(c, flat_dim(ctx.sample_shape), ctx.seed)};
+  r.second.classes = r.first.classes;
+  return r;
 }
 std::pair<NetOptions, UNetOptions> unet_model_options(const Config& c, const ModelContext& ctx) {
-  return {net_options(c, ctx), UNetOptions::from(c, ctx.sample_shape)};
+  std::pair<NetOptions, UNetOptions> r{net_options(c, ctx), UNetOptions::from(c, ctx.sample_shape)};
+  r.second.classes = r.first.classes;
+  return r;
 }
 
 std::shared_ptr<ScoreModel> score_model(std::shared_ptr<ScoreNetImpl> net, const NetOptions& n, const ModelContext& ctx) {
@@ -110,7 +121,8 @@ void register_builtin(Registries& r) {
   }
   r.data.add("gmm", [](const Config& c, uint64_t) { return std::make_shared<GMMDataset>(GaussianMixture::from(c)); });
   r.data_info.add("gmm", [](const Config& c) {
-    return std::make_shared<DataInfo>(DataInfo{{GaussianMixture::from(c).dim()}, false, true});
+    GaussianMixture g = GaussianMixture::from(c);
+    return std::make_shared<DataInfo>(DataInfo{{g.dim()}, true, true, g.weights.size(0)});
   });
 
   r.model.add("mlp", mlp_model_from, [](const Config& c, ModelContext ctx) { mlp_model_options(c, ctx); });
@@ -176,6 +188,7 @@ void register_builtin(Registries& r) {
   r.metric.add(mass_tv_metric());
   r.metric.add(nll_target_metric());
   r.metric.add(fd_metric());
+  r.metric.add(class_accuracy_metric());
 }
 
 const Registries& builtin_registries() {

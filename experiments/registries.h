@@ -18,6 +18,7 @@ struct ModelContext {
   std::shared_ptr<const SDE> sde;
   std::vector<int64_t> sample_shape;  // one example's shape
   uint64_t seed;
+  int64_t data_classes = 0;  // the data's number of classes (DataInfo::classes; 0: unlabelled)
 };
 
 struct Registries {

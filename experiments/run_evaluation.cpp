@@ -67,7 +67,8 @@ SampleResult evaluate_at(const Experiment& ex, const Evaluator& ev, const ScoreM
                          const std::string& progress_label) {
   auto t0 = std::chrono::steady_clock::now();
   SampleResult s = draw_samples(ex, model, std::max(keep, ex.eval.n), ex.run.seed, progress_label);
-  Metrics m = ev.evaluate(model, s.x.slice(0, 0, ex.eval.n));
+  Metrics m = ev.evaluate(model, s.x.slice(0, 0, ex.eval.n),
+                          s.labels.defined() ? s.labels.slice(0, 0, ex.eval.n) : at::Tensor());
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::vector<double> row{static_cast<double>(step), static_cast<double>(s.nfe), s.seconds};
   for (const auto& [k, v] : m) row.push_back(v);
@@ -104,6 +105,8 @@ void finish_with_evaluation(const Experiment& ex, const Evaluator& ev, const Sco
   log.write_array("samples/final", s.x.slice(0, 0, ex.sample.n), attrs,
                   {{"seed", static_cast<double>(ex.run.seed)}, {"nfe", static_cast<double>(s.nfe)},
                    {"step", static_cast<double>(step)}, {"seconds", s.seconds}});
+  if (s.labels.defined())  // the class each sample was drawn given (sample.classes)
+    log.write_array("samples/final_labels", s.labels.slice(0, 0, ex.sample.n), attrs, {});
   log.close();  // the final row and the samples appear in log.h5 together (core/h5log.h)
   std::printf("%s: step %ld (nfe %ld, %.2fs): %s %s\n  %s\n", sum.run_dir.c_str(), static_cast<long>(step),
               static_cast<long>(s.nfe), s.seconds, sum.headline.c_str(), value_with_se(m, sum.headline).c_str(),

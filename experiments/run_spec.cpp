@@ -1,6 +1,7 @@
 #include "experiments/run_spec.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <functional>
 
 #include "core/device.h"
@@ -55,6 +56,14 @@ void parse_train(TrainOptions& t, const Config& train) {
   unused("min_lr", t.lr_schedule != "cosine" && t.min_lr != defaults.min_lr);
   unused("lr_decay_steps", t.lr_schedule != "inverse_sqrt" && t.lr_decay_steps != defaults.lr_decay_steps);
   t.ema_decay = train.get_double("ema_decay", t.ema_decay, 0.0, 1.0);
+  if (train.has("ema_decays")) {
+    const Config::NumberArray a = train.get_array("ema_decays");
+    if (a.shape.size() != 1) train.fail("ema_decays", "must be a list of decays, e.g. [0.999, 0.9999]");
+    for (double d : a.values) {
+      if (!(d >= 0 && d < 1)) train.fail("ema_decays", "each decay must be in [0, 1), got " + std::to_string(d));
+      if (std::find(t.ema_decays.begin(), t.ema_decays.end(), d) == t.ema_decays.end()) t.ema_decays.push_back(d);
+    }
+  }
   t.ema_warmup = train.get_bool("ema_warmup", t.ema_warmup);
   t.grad_clip = train.get_double("grad_clip", t.grad_clip, 0.0);  // 0: no clipping
   t.log_every = train.get_int("log_every", t.log_every, 1);
@@ -63,6 +72,24 @@ void parse_train(TrainOptions& t, const Config& train) {
   t.resume = train.get_bool("resume", t.resume);
   t.allow_changes = train.get_string_list("allow_changes", t.allow_changes);
   t.on_nonfinite = train.get_choice("on_nonfinite", t.on_nonfinite, {"stop", "skip"});
+  t.label_dropout = train.get_double("label_dropout", t.label_dropout, 0.0, 1.0);
+}
+
+// sample.classes and sample.guidance; `conditional`: the model section asks for class labels.
+void parse_sample_labels(SampleOptions& o, const Config& sample, bool conditional, const TrainOptions& train) {
+  std::vector<std::string> words = sample.is_list("classes") ? sample.get_string_list("classes", {})
+                                                             : std::vector<std::string>{sample.get_string("classes", "auto")};
+  if (words.size() == 1 && words[0] == "auto") words[0] = conditional ? "uniform" : "none";
+  try {
+    o.classes = ClassChoice::parse(words);
+  } catch (const std::invalid_argument& e) {
+    sample.fail("classes", e.what());
+  }
+  o.guidance = sample.get_double("guidance", 0.0, -1.0, 1e6);
+  o.where = sample.where("");
+  if (conditional && train.label_dropout == 0 && (o.classes.mode == "none" || o.guidance != 0))
+    sample.fail(o.guidance != 0 ? "guidance" : "classes",
+                "needs the unconditional model, which train.label_dropout: 0 never trains (set label_dropout > 0)");
 }
 
 void parse_eval(RunSpec& s, const Config& eval, const MetricRegistry& metrics) {
@@ -79,7 +106,7 @@ void parse_eval(RunSpec& s, const Config& eval, const MetricRegistry& metrics) {
     eval.fail("fd", "the Fréchet distance needs labelled images (a classifier is trained on the labels)");
   e.fd = fd == "true" || (fd == "auto" && labelled);
   std::vector<std::string> names;
-  for (const Metric* m : metrics.applicable(d, e.fd)) names.push_back(m->name);
+  for (const Metric* m : metrics.applicable(d, e.fd, s.sample.classes.mode != "none")) names.push_back(m->name);
   e.headline = eval.get_string("headline", e.fd ? "fd" : "sliced_w2");
   if (std::find(names.begin(), names.end(), e.headline) == names.end()) {
     std::string list;
@@ -128,6 +155,22 @@ void parse_likelihood(RunSpec& s, const Config& lik) {
 
 }  // namespace
 
+void check_sample_labels(const SampleOptions& s, const ScoreModel& model) {
+  const int64_t k = model.num_classes();
+  auto fail = [&](const std::string& key, const std::string& msg) {
+    throw ConfigError(s.where + ": sample." + key + ": " + msg);
+  };
+  if (k == 0 && s.classes.mode != "none")
+    fail("classes", "the model takes no class labels (model.class_conditional: true trains one that does)");
+  if (k == 0 && s.guidance != 0) fail("guidance", "classifier-free guidance needs a class-conditional model");
+  if (s.guidance != 0 && s.classes.mode == "none")
+    fail("guidance", "guides towards the classes of sample.classes, which is none");
+  for (int64_t c : s.classes.list)
+    if (c >= k)
+      fail("classes", "class " + std::to_string(c) + ": the model has " + std::to_string(k) + " classes (0.." +
+                          std::to_string(k - 1) + ")");
+}
+
 RunSpec RunSpec::from(const Config& cfg, const std::string& default_name, const Registries& reg) {
   RunSpec s{cfg};
   // Every section is checked, and every error reported at once; a section whose inputs failed
@@ -150,7 +193,7 @@ RunSpec RunSpec::from(const Config& cfg, const std::string& default_name, const 
   const bool data_ok = section([&] { s.data_info = *reg.data_info.build(cfg.at("data"), ""); });
   const bool sde_ok = section([&] { s.sde = reg.sde.build(cfg.at("sde"), "vp"); });
   if (data_ok && sde_ok) {
-    section([&] { reg.model.check(cfg.at("model"), "mlp", ModelContext{s.sde, s.data_info.shape, s.run.seed}); });
+    section([&] { reg.model.check(cfg.at("model"), "mlp", ModelContext{s.sde, s.data_info.shape, s.run.seed, s.data_info.labelled ? s.data_info.classes : 0}); });
     section([&] { reg.loss.check(cfg.at("loss"), "dsm", LossContext{s.sde, s.data_info.shape}); });
   }
   if (sde_ok)
@@ -160,6 +203,20 @@ RunSpec RunSpec::from(const Config& cfg, const std::string& default_name, const 
       s.sample.n = sample.get_int("n", s.sample.n, 1);
       s.sample.batch_size = sample.get_int("batch_size", s.sample.batch_size, 0);
       s.sample.use_ema = sample.get_bool("use_ema", s.sample.use_ema);
+      s.sample.ema = sample.get_double("ema", s.train.ema_decay, 0.0, 1.0);
+      const auto& more = s.train.ema_decays;
+      if (s.sample.ema != s.train.ema_decay && std::find(more.begin(), more.end(), s.sample.ema) == more.end()) {
+        auto g = [](double d) {
+          char b[32];
+          std::snprintf(b, sizeof b, "%g", d);
+          return std::string(b);
+        };
+        std::string kept = g(s.train.ema_decay);
+        for (double d : more) kept += ", " + g(d);
+        sample.fail("ema", "the run keeps no EMA of decay " + g(s.sample.ema) + " (kept: " + kept +
+                               "; train.ema_decays lists more)");
+      }
+      parse_sample_labels(s.sample, sample, cfg.at("model").get_bool("class_conditional", false), s.train);
     });
   if (data_ok && sde_ok && section([&] { parse_eval(s, cfg.at("eval"), reg.metric); }))
     section([&] { parse_classifier(s, cfg); });

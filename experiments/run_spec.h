@@ -12,6 +12,7 @@
 
 #include "core/config.h"
 #include "experiments/registries.h"
+#include "networks/guidance.h"
 #include "solvers/likelihood.h"
 
 namespace scorelab {
@@ -35,12 +36,22 @@ struct TrainOptions {
   bool ema_warmup = true, resume = false;
   std::string on_nonfinite = "stop";  // stop | skip: a step whose loss or gradient is not finite
   std::vector<std::string> allow_changes;  // keys (or sections) a resume may change (resume_changes.h)
+  double label_dropout = 0.1;  // class-conditional models: P(label -> null class) per example
+  std::vector<double> ema_decays;  // more EMAs kept beside ema_decay's (each sampleable: sample.ema)
 };
 
 struct SampleOptions {
   int64_t n = 2000, batch_size = 0;  // 0: all at once
   bool use_ema = true;
+  double ema = 0;        // which EMA (its decay) when use_ema: train.ema_decay or one of train.ema_decays
+  ClassChoice classes;   // sample.classes (networks/guidance.h); "auto" resolves to uniform or none
+  double guidance = 0;   // classifier-free guidance scale w (0: the conditional model)
+  std::string where;     // "file:line" of the sample section, for errors found once the model is built
 };
+
+// Whether `model` can draw samples with `s`'s classes and guidance; ConfigError at sample.classes
+// or sample.guidance if not (an unconditional model asked for labels, a class out of range).
+void check_sample_labels(const SampleOptions& s, const ScoreModel& model);
 
 struct EvalOptions {
   int64_t n = 2000, projections = 256;

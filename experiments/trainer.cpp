@@ -177,6 +177,7 @@ TrainSummary train(Experiment& ex) {
                                           " already holds a run; set train.resume=true to continue it, or "
                                           "choose another run.name");
   std::shared_ptr<ScoreModel> model = ex.make_model();
+  check_sample_labels(ex.sample, *model);
   if (ex.train.steps > 0 && !model->module())
     ex.cfg.at("train").fail("steps", "the model is exact (an oracle) and has nothing to train; set train.steps=0 "
                                      "to evaluate its samples");
@@ -254,7 +255,7 @@ TrainSummary train(Experiment& ex) {
       ema_model->module()->to(ex.device, ex.run.dtype);
       ema_model->module()->eval();
     }
-    st.ema.copy_to(ema_model->module()->parameters());
+    st.ema_of(ex.sample.ema)->copy_to(ema_model->module()->parameters());  // sample.ema: which of the EMAs
     return *ema_model;
   };
   LossAccumulator acc;

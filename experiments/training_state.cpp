@@ -4,6 +4,7 @@
 
 #include "core/device.h"
 #include "networks/embedding.h"
+#include "networks/guidance.h"
 
 namespace scorelab {
 
@@ -45,11 +46,33 @@ TrainingState::TrainingState(const Experiment& ex, torch::nn::Module& module)
       opt(params, adam_options(ex), &ema),
       schedule(lr_schedule(ex)),
       data_gen(make_generator(ex.run.seed)),
-      noise_gen(make_generator(ex.run.seed + 1, ex.device)) {}
+      noise_gen(make_generator(ex.run.seed + 1, ex.device)) {
+  for (double d : ex.train.ema_decays) {
+    if (d == ex.train.ema_decay || ema_of(d)) continue;
+    more_ema.emplace_back(d, ex.train.ema_warmup);
+    more_ema.back().init(net.parameters());  // views into the optimizer's buffer by now
+  }
+}
+
+const EMA* TrainingState::ema_of(double decay) const {
+  if (decay == ema.decay()) return &ema;
+  for (const auto& e : more_ema)
+    if (e.decay() == decay) return &e;
+  return nullptr;
+}
 
 LossResult TrainingState::step(const Experiment& ex, ScoreModel& model, at::Tensor& grad_norm) {
-  at::Tensor x = ex.data->batch(ex.train.batch_size, data_gen).to(ex.device, ex.run.dtype);
-  LossResult r = (*ex.loss)(model, x, noise_gen);
+  LossResult r;
+  if (model.num_classes() > 0) {
+    // Class-conditional: the batch's labels, each dropped to the null class with probability
+    // train.label_dropout, so one network learns the conditional and unconditional models.
+    LabelledBatch b = ex.data->labelled_batch(ex.train.batch_size, data_gen);
+    at::Tensor y = drop_labels(b.y, ex.train.label_dropout, model.num_classes(), data_gen).to(ex.device);
+    r = (*ex.loss)(LabelledModel(model, y), b.x.to(ex.device, ex.run.dtype), noise_gen);
+  } else {
+    at::Tensor x = ex.data->batch(ex.train.batch_size, data_gen).to(ex.device, ex.run.dtype);
+    r = (*ex.loss)(model, x, noise_gen);
+  }
   zero_grad();
   r.loss.backward();
   grad_norm = apply_gradients();
@@ -60,10 +83,21 @@ void TrainingState::zero_grad() { opt.zero_grad(); }
 
 at::Tensor TrainingState::apply_gradients() {
   opt.set_lr(schedule.at(opt.steps() + 1));  // the schedule counts updates (checkpointed)
-  return opt.step();
+  const int64_t before = opt.steps();
+  at::Tensor norm = opt.step();
+  if (!more_ema.empty() && opt.steps() > before) {  // not after a skipped (non-finite) step
+    const std::vector<at::Tensor> p = net.parameters();
+    for (auto& e : more_ema) e.update(p);
+  }
+  return norm;
 }
 
-bool TrainingState::finite() const { return opt.finite(); }
+bool TrainingState::finite() const {
+  if (!opt.finite()) return false;
+  for (const auto& e : more_ema)
+    if (!at::isfinite(e.flat()).all().item<bool>()) return false;
+  return true;
+}
 
 void TrainingState::save(const std::string& path, int64_t step, const std::string& config_yaml,
                          const std::vector<at::Tensor>& stream, const std::vector<at::Tensor>& loop) {
@@ -74,7 +108,29 @@ void TrainingState::save(const std::string& path, int64_t step, const std::strin
   m.config_yaml = config_yaml;
   m.rng_states = {data_gen.get_state(), noise_gen.get_state()};
   m.ema_updates = ema.updates();
+  if (!more_ema.empty()) {
+    std::vector<double> decays;
+    for (const auto& e : more_ema) decays.push_back(e.decay());
+    m.more_ema.push_back(at::tensor(decays, at::kDouble));
+    for (const auto& e : more_ema) m.more_ema.push_back(e.flat());
+  }
   save_checkpoint(path, net, ema.shadow(), &opt, m);
+}
+
+void TrainingState::restore_more_ema(const std::vector<at::Tensor>& stored, const std::string& path) {
+  for (auto& e : more_ema) {
+    // A decay the checkpoint does not hold (added on resume) starts from the current weights.
+    e.init(net.parameters());
+    e.set_updates(ema.updates());
+    if (stored.empty()) continue;
+    const at::Tensor decays = stored[0];
+    for (int64_t i = 0; i < decays.numel(); ++i)
+      if (decays[i].item<double>() == e.decay()) {
+        TORCH_CHECK(stored.at(static_cast<size_t>(i) + 1).numel() == e.flat().numel(), path,
+                    ": the EMA of decay ", e.decay(), " has another size than the model");
+        e.flat().copy_(stored[static_cast<size_t>(i) + 1]);
+      }
+  }
 }
 
 CheckpointMeta TrainingState::restore(const std::string& path) {
@@ -83,6 +139,7 @@ CheckpointMeta TrainingState::restore(const std::string& path) {
   opt.rebind();  // the module load replaced the parameters' storage
   ema.assign(shadow);
   ema.set_updates(meta.ema_updates);
+  restore_more_ema(meta.more_ema, path);
   if (meta.rng_states.size() == 2) {
     data_gen.set_state(meta.rng_states[0]);
     noise_gen.set_state(meta.rng_states[1]);

@@ -24,6 +24,7 @@ struct TrainingState {
   std::vector<at::Tensor> params;
   EMA ema;
   FusedAdam opt;  // clip + Adam + EMA in one pass; the parameters live in its flat buffer
+  std::vector<EMA> more_ema;  // train.ema_decays other than train.ema_decay, updated after each update
   LrSchedule schedule;  // the learning rate of update k (the optimizer's step count + 1)
   at::Generator data_gen, noise_gen;  // CPU: data; device: loss noise
 
@@ -39,10 +40,15 @@ struct TrainingState {
   at::Tensor apply_gradients();
   // Every parameter and EMA weight finite (checked before a checkpoint is written).
   bool finite() const;
+  // The EMA of decay `decay` (the main one or one of more_ema); nullptr if the run keeps none.
+  const EMA* ema_of(double decay) const;
   // `stream`: the data loader's position; `loop`: the trainer's partial log interval.
   void save(const std::string& path, int64_t step, const std::string& config_yaml,
             const std::vector<at::Tensor>& stream = {}, const std::vector<at::Tensor>& loop = {});
   CheckpointMeta restore(const std::string& path);
+
+ private:
+  void restore_more_ema(const std::vector<at::Tensor>& stored, const std::string& path);
 };
 
 }  // namespace scorelab

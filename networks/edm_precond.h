@@ -28,11 +28,14 @@ class EDMScoreModel : public ScoreModel {
   torch::nn::Module* module() override { return net_.get(); }
   Parameterization kind() const override { return Parameterization::x0; }
   double sigma_data() const { return sigma_data_; }
+  int64_t num_classes() const override { return net_->num_classes(); }
 
  protected:
   at::Tensor predict(const at::Tensor& x, const at::Tensor& t) const override;
+  at::Tensor predict_labelled(const at::Tensor& x, const at::Tensor& t, const at::Tensor& y) const override;
 
  private:
+  at::Tensor preconditioned(const at::Tensor& x, const at::Tensor& t, const at::Tensor& y) const;
   std::shared_ptr<ScoreNetImpl> net_;
   double sigma_data_;
 };

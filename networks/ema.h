@@ -18,6 +18,7 @@ class EMA {
   // shadow := values (a checkpoint's), copied into the existing buffer; sizes must match.
   void assign(const std::vector<at::Tensor>& values);
   double current_decay() const;
+  double decay() const { return decay_; }
 
   std::vector<at::Tensor>& shadow() { return shadow_; }
   const std::vector<at::Tensor>& shadow() const { return shadow_; }

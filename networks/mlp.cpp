@@ -49,6 +49,8 @@ MLPImpl::MLPImpl(MLPOptions o) : o_(std::move(o)) {
   body_->push_back(torch::nn::Linear(in, o_.out_dim > 0 ? o_.out_dim : o_.dim));
   register_module("body", body_);
   for (size_t i = 0; i < body_->size(); i += 2) linears_.emplace_back(body_->ptr<torch::nn::LinearImpl>(i));
+  if (o_.classes > 0)  // registered last: an unconditional network initialises as before
+    class_embed_ = register_module("class_embed", torch::nn::Embedding(o_.classes + 1, o_.embed_dim));
 }
 
 namespace {
@@ -77,7 +79,8 @@ at::Tensor activation_backward(const std::string& name, const at::Tensor& grad, 
 // forward runs its layers without recording, the backward is written out layer by layer — two
 // products, a column sum and the activation's derivative per layer. One node instead of ~15
 // (addmm, transpose and activation nodes each), which at batch 64 is a tenth of a training step.
-// Inputs: the first layer's input [B, in] (no gradient), then weight, bias of every layer.
+// Inputs: the first layer's input [B, in] (a gradient only where it holds a class embedding),
+// then weight, bias of every layer.
 struct MLPFunction : public torch::autograd::Function<MLPFunction> {
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& in,
                             const std::string& act, at::TensorList wb) {
@@ -107,6 +110,7 @@ struct MLPFunction : public torch::autograd::Function<MLPFunction> {
     ctx->save_for_backward(saved);
     ctx->saved_data["act"] = act;
     ctx->saved_data["silu_cpu"] = silu_cpu;
+    ctx->saved_data["in_grad"] = in.requires_grad();  // a class embedding in the input
     return at::addmm(wb[2 * L - 1], a, wb[2 * L - 2].t());
   }
 
@@ -116,6 +120,7 @@ struct MLPFunction : public torch::autograd::Function<MLPFunction> {
     const std::vector<at::Tensor> s = ctx->get_saved_variables();
     const std::string act = ctx->saved_data["act"].toStringRef();
     const bool silu_cpu = ctx->saved_data["silu_cpu"].toBool();
+    const bool in_grad = ctx->saved_data["in_grad"].toBool();
     const size_t L = (s.size() + 1) / 4;  // s = in, 2 (L-1) activations, 2 L parameters
     const at::Tensor* wb = s.data() + 1 + 2 * (L - 1);
     torch::autograd::variable_list grads(2 + 2 * L);  // in, act (no gradients), then wb
@@ -124,7 +129,10 @@ struct MLPFunction : public torch::autograd::Function<MLPFunction> {
       const at::Tensor& input = i == 0 ? s[0] : s[2 * i];  // layer i's input: in or a_{i-1}
       grads[2 + 2 * i] = g.t().mm(input);
       grads[3 + 2 * i] = g.sum(0);
-      if (i == 0) break;
+      if (i == 0) {
+        if (in_grad) grads[0] = g.mm(wb[0]);
+        break;
+      }
       at::Tensor ga = g.mm(wb[2 * i]);
       const at::Tensor& h = s[2 * i - 1];  // layer i-1's pre-activation (with SiLU: h, sigmoid(h))
       if (!silu_cpu) {
@@ -147,6 +155,17 @@ at::Tensor MLPImpl::embed(const at::Tensor& t) {
 }
 
 at::Tensor MLPImpl::forward(const at::Tensor& x, const at::Tensor& t) {
+  if (o_.classes == 0) return run(x, t, {});
+  return run(x, t, at::full({x.size(0)}, o_.classes, x.options().dtype(at::kLong)));  // the null class
+}
+
+at::Tensor MLPImpl::forward_labelled(const at::Tensor& x, const at::Tensor& t, const at::Tensor& y) {
+  TORCH_CHECK(o_.classes > 0, "this MLP has no class embedding (model.class_conditional: true adds one)");
+  TORCH_CHECK(y.dim() == 1 && y.size(0) == x.size(0), "labels: one per example, got ", y.sizes(), " for ", x.sizes());
+  return run(x, t, y);
+}
+
+at::Tensor MLPImpl::run(const at::Tensor& x, const at::Tensor& t, const at::Tensor& y) {
   const at::Tensor x2 = x.reshape({x.size(0), -1});
   const at::Tensor& W0 = linears_[0]->weight;  // [hidden, D + E]: columns for x, then for emb(t)
   const int64_t B = x2.size(0), D = x2.size(1);
@@ -156,15 +175,19 @@ at::Tensor MLPImpl::forward(const at::Tensor& x, const at::Tensor& t) {
     // embedding and its product computed once instead of per row.
     at::Tensor e = embed(t.slice(0, 0, 1)).to(x.dtype());                            // [1, E]
     b_in = at::addmm(linears_[0]->bias, e, W0.slice(1, D).t()).squeeze(0);  // [hidden]
+    // With labels the bias is per row: + W0e E[y], looked up in the table E W0e^T [classes + 1, hidden].
+    if (y.defined()) b_in = at::embedding(class_embed_->weight.mm(W0.slice(1, D).t()), y).add_(b_in);
     in = x2;
     W_in = W0.slice(1, 0, D);
   } else {
-    in = at::cat({x2, embed(t).to(x.dtype())}, 1);
+    at::Tensor e = embed(t).to(x.dtype());
+    if (y.defined()) e = e + at::embedding(class_embed_->weight, y);
+    in = at::cat({x2, e}, 1);
     W_in = W0;
     b_in = linears_[0]->bias;
   }
   const bool no_grad = !at::GradMode::is_enabled();
-  if (!no_grad && W_in.is_same(W0) && !in.requires_grad() && W0.requires_grad()) {  // training: one autograd node
+  if (!no_grad && W_in.is_same(W0) && !x2.requires_grad() && W0.requires_grad()) {  // training: one autograd node
     std::vector<at::Tensor> wb;
     for (const auto& l : linears_) {
       wb.push_back(l->weight);
@@ -173,9 +196,11 @@ at::Tensor MLPImpl::forward(const at::Tensor& x, const at::Tensor& t) {
     at::Tensor out = MLPFunction::apply(in, o_.activation, at::TensorList(wb));
     return o_.out_dim > 0 ? out : out.view(x.sizes());
   }
-  // The layers on some rows of the first layer's input (activations in place without autograd).
-  auto layers = [&](const at::Tensor& rows) {
-    at::Tensor h = activate(o_.activation, at::linear(rows, W_in, b_in), no_grad);  // fused bias
+  // The layers on rows r .. r + n - 1 of the first layer's input (activations in place without
+  // autograd); a per-row first-layer bias (labels) is sliced alike.
+  auto layers = [&](int64_t r, int64_t n) {
+    const at::Tensor bias = b_in.dim() == 2 ? b_in.narrow(0, r, n) : b_in;
+    at::Tensor h = activate(o_.activation, at::linear(in.narrow(0, r, n), W_in, bias), no_grad);  // fused bias
     for (size_t i = 1; i + 1 < linears_.size(); ++i)
       h = activate(o_.activation, at::linear(h, linears_[i]->weight, linears_[i]->bias), no_grad);
     return at::linear(h, linears_.back()->weight, linears_.back()->bias);
@@ -189,10 +214,10 @@ at::Tensor MLPImpl::forward(const at::Tensor& x, const at::Tensor& t) {
     out = at::empty({B, linears_.back()->weight.size(0)}, x2.options());
     for (int64_t r = 0; r < B; r += block) {
       const int64_t n = std::min(block, B - r);
-      out.narrow(0, r, n).copy_(layers(in.narrow(0, r, n)));
+      out.narrow(0, r, n).copy_(layers(r, n));
     }
   } else {
-    out = layers(in);
+    out = layers(0, B);
   }
   return o_.out_dim > 0 ? out : out.view(x.sizes());
 }

@@ -113,8 +113,16 @@ GaussianMixture GaussianMixture::gaussian_from(const Config& cfg) {
   return g;
 }
 
-at::Tensor GaussianMixture::sample(int64_t n, at::Generator& gen) const {
+at::Tensor GaussianMixture::sample(int64_t n, at::Generator& gen) const { return sample(n, gen, nullptr); }
+
+at::Tensor GaussianMixture::sample(int64_t n, at::Generator& gen, at::Tensor* component) const {
   at::Tensor k = at::multinomial(weights, n, /*replacement=*/true, gen);
+  if (component) *component = k;
+  return sample_components(k, gen);
+}
+
+at::Tensor GaussianMixture::sample_components(const at::Tensor& k, at::Generator& gen) const {
+  const int64_t n = k.size(0);
   at::Tensor L = at::linalg_cholesky(covs);  // [K, D, D]
   at::Tensor z = at::randn({n, dim(), 1}, gen, at::kDouble);
   return means.index_select(0, k) + at::matmul(L.index_select(0, k), z).squeeze(-1);
@@ -167,6 +175,26 @@ at::Tensor OracleScoreModel::predict(const at::Tensor& x, const at::Tensor& t) c
     return g_.score_isotropic(flat, sde().alpha(t1).squeeze(0), sde().sigma(t1).squeeze(0)).view(x.sizes());
   }
   return g_.score(flat, sde().alpha(t), sde().sigma(t)).view(x.sizes());
+}
+
+at::Tensor GaussianMixture::conditional_score(const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& sigma,
+                                              const at::Tensor& y) const {
+  const int64_t K = weights.size(0);
+  TORCH_CHECK(y.dim() == 1 && y.size(0) == x.size(0), "labels: one per point, got ", y.sizes(), " for ", x.sizes());
+  TORCH_CHECK(y.numel() == 0 || (y.min().item<int64_t>() >= 0 && y.max().item<int64_t>() <= K),
+              "labels are component indices 0..", K - 1, " or ", K, " (none)");
+  Perturbed p = perturbed(*this, x.to(at::kDouble), alpha, sigma);
+  at::Tensor yd = y.to(x.device());
+  at::Tensor none = (yd == K).unsqueeze(1);  // [B, 1]
+  // Given component k the responsibilities are one-hot; without a label, the posterior.
+  at::Tensor onehot = at::one_hot(yd.clamp_max(K - 1), K).to(at::kDouble);
+  at::Tensor r = at::where(none, at::softmax(p.logN + at::log(weights.to(x.device())), 1), onehot);
+  return -(r.unsqueeze(-1) * p.sol).sum(1).to(x.scalar_type());
+}
+
+at::Tensor OracleScoreModel::predict_labelled(const at::Tensor& x, const at::Tensor& t, const at::Tensor& y) const {
+  at::Tensor tt = t.dim() == 1 && t.size(0) > 1 && t.stride(0) == 0 ? t.contiguous() : t;
+  return g_.conditional_score(x.reshape({x.size(0), -1}), sde().alpha(tt), sde().sigma(tt), y).view(x.sizes());
 }
 
 at::Tensor OracleScoreModel::log_prob(const at::Tensor& x, const at::Tensor& t) const {

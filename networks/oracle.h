@@ -26,6 +26,10 @@ struct GaussianMixture {
 
   int64_t dim() const { return means.size(1); }
   at::Tensor sample(int64_t n, at::Generator& gen) const;  // float64 [n, D]
+  // The same draws with each point's component (int64 [n]) in *component.
+  at::Tensor sample(int64_t n, at::Generator& gen, at::Tensor* component) const;
+  // Draws from component k[i] for each i (float64 [n, D]).
+  at::Tensor sample_components(const at::Tensor& k, at::Generator& gen) const;
   // Log-density and score of the perturbed mixture at x [B, D] with per-sample alpha, sigma [B]
   // (alpha = 1, sigma = 0 gives the data density itself).
   at::Tensor log_prob(const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& sigma) const;
@@ -36,6 +40,10 @@ struct GaussianMixture {
   at::Tensor score_isotropic(const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& sigma) const;
   // Posterior component probabilities r_k(x) [B, K] (for coverage metrics).
   at::Tensor responsibilities(const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& sigma) const;
+  // The class-conditional score: row i given component y[i] is that component's perturbed
+  // score -C_k^{-1} (x - alpha mu_k); y[i] = K (the null class) is the mixture's score.
+  at::Tensor conditional_score(const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& sigma,
+                               const at::Tensor& y) const;
 };
 
 class OracleScoreModel : public ScoreModel {
@@ -45,9 +53,12 @@ class OracleScoreModel : public ScoreModel {
   // log p_t(x) of the perturbed data distribution.
   at::Tensor log_prob(const at::Tensor& x, const at::Tensor& t) const;
   Parameterization kind() const override { return Parameterization::score; }
+  // Components are the classes (the class-conditional oracle: each component's perturbed score).
+  int64_t num_classes() const override { return g_.weights.size(0); }
 
  protected:
   at::Tensor predict(const at::Tensor& x, const at::Tensor& t) const override;
+  at::Tensor predict_labelled(const at::Tensor& x, const at::Tensor& t, const at::Tensor& y) const override;
 
  private:
   GaussianMixture g_;

@@ -71,6 +71,14 @@ at::Tensor conditioning_value(Conditioning c, const SDE& sde, const at::Tensor& 
   return 1000.0 * t;
 }
 
+at::Tensor ScoreModel::predict_labelled(const at::Tensor&, const at::Tensor&, const at::Tensor&) const {
+  TORCH_CHECK(false, "this model takes no class labels (model.class_conditional is off, or the model is an energy)");
+}
+
+at::Tensor ScoreNetImpl::forward_labelled(const at::Tensor&, const at::Tensor&, const at::Tensor&) {
+  TORCH_CHECK(false, "this network has no class embedding (model.class_conditional: true adds one)");
+}
+
 at::Tensor ScoreModel::mu(const at::Tensor& x, const at::Tensor& t) const {
   return converted(x, t, Parameterization::mu);
 }

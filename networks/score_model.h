@@ -19,6 +19,7 @@ class ScoreModel {
   virtual ~ScoreModel() = default;
 
   const SDE& sde() const { return *sde_; }
+  const std::shared_ptr<const SDE>& sde_ptr() const { return sde_; }
 
   at::Tensor eps(const at::Tensor& x, const at::Tensor& t) const;
   at::Tensor score(const at::Tensor& x, const at::Tensor& t) const;
@@ -40,9 +41,20 @@ class ScoreModel {
   // Parameters to train (empty for an oracle); the module to save and load.
   virtual torch::nn::Module* module() { return nullptr; }
 
+  // Class labels (networks/guidance.h). The number of classes a model tells apart (0: none);
+  // label num_classes() is the null class, "no label", whose prediction is the unconditional one.
+  virtual int64_t num_classes() const { return 0; }
+  // The model's own prediction (of kind()) given labels y (int64 [B]), counted as one evaluation.
+  at::Tensor labelled_prediction(const at::Tensor& x, const at::Tensor& t, const at::Tensor& y) const {
+    ++nfe_;
+    return predict_labelled(x, t, y);
+  }
+
  protected:
   // The model's own prediction at (x, t) and its kind. One call = one function evaluation.
   virtual at::Tensor predict(const at::Tensor& x, const at::Tensor& t) const = 0;
+  // The same given class labels; models without classes refuse.
+  virtual at::Tensor predict_labelled(const at::Tensor& x, const at::Tensor& t, const at::Tensor& y) const;
 
  private:
   at::Tensor converted(const at::Tensor& x, const at::Tensor& t, Parameterization want) const;
@@ -51,10 +63,14 @@ class ScoreModel {
 };
 
 // The interface every score network implements: forward(x [B, ...], c [B]) -> [B, ...], c the
-// conditioning value below.
+// conditioning value below. A class-conditional network (num_classes() > 0) also takes labels
+// y (int64 [B], num_classes() = the null class) through a learned class embedding added to its
+// time embedding; its forward without labels is the null class's.
 class ScoreNetImpl : public torch::nn::Module {
  public:
   virtual at::Tensor forward(const at::Tensor& x, const at::Tensor& t) = 0;
+  virtual int64_t num_classes() const { return 0; }
+  virtual at::Tensor forward_labelled(const at::Tensor& x, const at::Tensor& t, const at::Tensor& y);
 };
 
 // The conditioning (sde/sde.h) by name; "auto" takes the SDE's natural_conditioning().
@@ -69,10 +85,14 @@ class NeuralScoreModel : public ScoreModel {
       : ScoreModel(std::move(sde)), net_(std::move(net)), p_(p), c_(c) {}
   torch::nn::Module* module() override { return net_.get(); }
   Parameterization kind() const override { return p_; }
+  int64_t num_classes() const override { return net_->num_classes(); }
 
  protected:
   at::Tensor predict(const at::Tensor& x, const at::Tensor& t) const override {
     return net_->forward(x, conditioning_value(c_, sde(), t));
+  }
+  at::Tensor predict_labelled(const at::Tensor& x, const at::Tensor& t, const at::Tensor& y) const override {
+    return net_->forward_labelled(x, conditioning_value(c_, sde(), t), y);
   }
 
  private:

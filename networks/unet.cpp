@@ -142,11 +142,25 @@ UNetImpl::UNetImpl(UNetOptions o) : o_(std::move(o)) {
   register_module("up", up_);
   norm_out_ = register_module("norm_out", group_norm(o_.groups, cur));
   conv_out_ = register_module("conv_out", conv3(cur, o_.out_channels > 0 ? o_.out_channels : o_.in_channels));
+  if (o_.classes > 0)  // registered last: an unconditional network initialises as before
+    class_embed_ = register_module("class_embed", torch::nn::Embedding(o_.classes + 1, temb));
 }
 
 at::Tensor UNetImpl::forward(const at::Tensor& x, const at::Tensor& c) {
+  if (o_.classes == 0) return run(x, c, {});
+  return run(x, c, at::full({x.size(0)}, o_.classes, x.options().dtype(at::kLong)));  // the null class
+}
+
+at::Tensor UNetImpl::forward_labelled(const at::Tensor& x, const at::Tensor& c, const at::Tensor& y) {
+  TORCH_CHECK(o_.classes > 0, "this U-Net has no class embedding (model.class_conditional: true adds one)");
+  TORCH_CHECK(y.dim() == 1 && y.size(0) == x.size(0), "labels: one per example, got ", y.sizes(), " for ", x.sizes());
+  return run(x, c, y);
+}
+
+at::Tensor UNetImpl::run(const at::Tensor& x, const at::Tensor& c, const at::Tensor& y) {
   at::Tensor temb = sinusoidal_(c.to(x.dtype()));
   temb = temb1_->forward(swish(temb0_->forward(temb)));
+  if (y.defined()) temb = temb + class_embed_->forward(y);
   std::vector<at::Tensor> hs{conv_in_->forward(x)};
   at::Tensor h = hs.back();
   for (size_t i = 0; i < down_kind_.size(); ++i) {

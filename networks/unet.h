@@ -5,6 +5,8 @@
 // with num_res_blocks + 1 blocks per level fed by skip connections and nearest-neighbour
 // upsampling + conv; GroupNorm, swish, conv_out. The time embedding is the sinusoidal
 // embedding of the conditioning value (dim ch) through Dense(ch, 4ch), swish, Dense(4ch, 4ch).
+// Class-conditional (classes > 0): a learned embedding of the label (the last row the null
+// class) is added to the time embedding, as in improved-diffusion's label_emb.
 // The CIFAR-10 configuration (ch 128, ch_mult 1,2,2,2, 2 blocks, attention at 16, dropout
 // 0.1) has the paper's 35.7M parameters (a test checks the count).
 #pragma once
@@ -13,6 +15,7 @@
 #include <torch/nn/modules/container/modulelist.h>
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/dropout.h>
+#include <torch/nn/modules/embedding.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/normalization.h>
 
@@ -32,6 +35,7 @@ struct UNetOptions {
   std::vector<int64_t> attn_resolutions{16};
   double dropout = 0.1;
   int64_t groups = 32;  // GroupNorm groups
+  int64_t classes = 0;  // > 0: a learned class embedding [classes + 1, 4 ch] added to the time embedding
   static UNetOptions from(const Config& cfg, const std::vector<int64_t>& image_shape);
 };
 
@@ -64,9 +68,13 @@ class UNetImpl : public ScoreNetImpl {
   explicit UNetImpl(UNetOptions o);
   // x [B, C, H, W], c [B] the conditioning value (e.g. 1000 t, log sigma / 4, step index).
   at::Tensor forward(const at::Tensor& x, const at::Tensor& c) override;
+  at::Tensor forward_labelled(const at::Tensor& x, const at::Tensor& c, const at::Tensor& y) override;
+  int64_t num_classes() const override { return o_.classes; }
   const UNetOptions& options() const { return o_; }
 
  private:
+  at::Tensor run(const at::Tensor& x, const at::Tensor& c, const at::Tensor& y);
+  torch::nn::Embedding class_embed_{nullptr};
   UNetOptions o_;
   SinusoidalEmbedding sinusoidal_{o_.ch};
   torch::nn::Linear temb0_{nullptr}, temb1_{nullptr};

@@ -29,6 +29,7 @@ struct SampleResult {
   int64_t nfe = 0;
   double seconds = 0;
   std::map<std::string, double> stats;  // sampler-specific (e.g. accepted / rejected steps)
+  at::Tensor labels;  // the class each sample was drawn given (int64 [n]; undefined: unconditional)
 };
 
 struct StepInfo {

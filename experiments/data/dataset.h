@@ -15,12 +15,19 @@ struct DataInfo {
   std::vector<int64_t> shape;  // e.g. {2} or {1, 28, 28}
   bool labelled = false;       // labels exist (class-labelled images)
   bool mixture = false;        // a Gaussian mixture with an exact density
+  int64_t classes = 0;         // number of classes of the labels (0: unknown or none); a
+                               // mixture's components are its classes
   bool image() const { return shape.size() == 3; }
   int64_t dim() const {
     int64_t d = 1;
     for (auto s : shape) d *= s;
     return d;
   }
+};
+
+// A batch with its class labels (int64 [n]; undefined for unlabelled data).
+struct LabelledBatch {
+  at::Tensor x, y;
 };
 
 class Dataset {
@@ -32,6 +39,10 @@ class Dataset {
   virtual at::Tensor batch(int64_t n, at::Generator& gen) = 0;
   // n examples drawn for evaluation with `gen`, independent of the training stream.
   virtual at::Tensor sample(int64_t n, at::Generator& gen) { return batch(n, gen); }
+  // The same draws with their labels: batch() and sample() are these without y.
+  virtual LabelledBatch labelled_batch(int64_t n, at::Generator& gen) { return {batch(n, gen), {}}; }
+  virtual LabelledBatch labelled_sample(int64_t n, at::Generator& gen) { return {sample(n, gen), {}}; }
+  virtual int64_t num_classes() const { return 0; }
   // The training stream's position beyond `gen` (an image loader's own generator, permutation
   // and cursor after the last batch handed out), kept in checkpoints so a resumed run draws the
   // batches an uninterrupted one would. Empty for data sets drawn from `gen` alone.

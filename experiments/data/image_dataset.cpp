@@ -40,7 +40,7 @@ at::Tensor ImageDataset::transform(const at::Tensor& raw, at::Generator& gen) co
   return tf_.scale == "minus_one_one" ? 2.0 * x - 1.0 : x;
 }
 
-at::Tensor ImageDataset::next_batch(int64_t n) {
+LabelledBatch ImageDataset::next_batch(int64_t n) {
   std::vector<at::Tensor> idx;
   int64_t need = n;
   while (need > 0) {
@@ -53,7 +53,9 @@ at::Tensor ImageDataset::next_batch(int64_t n) {
     cursor_ += take;
     need -= take;
   }
-  return transform(data_.images.index_select(0, at::cat(idx)), gen_);
+  at::Tensor i = at::cat(idx);
+  at::Tensor x = transform(data_.images.index_select(0, i), gen_);
+  return {x, data_.labels.defined() ? data_.labels.index_select(0, i) : at::Tensor()};
 }
 
 void ImageDataset::worker() {
@@ -63,7 +65,7 @@ void ImageDataset::worker() {
       cv_.wait(lock, [&] { return stop_ || static_cast<int64_t>(queue_.size()) < prefetch_; });
       if (stop_) return;
     }
-    at::Tensor b = next_batch(batch_n_);
+    LabelledBatch b = next_batch(batch_n_);
     std::vector<at::Tensor> pos = position();
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -91,7 +93,7 @@ void ImageDataset::set_stream_state(const std::vector<at::Tensor>& state) {
   cursor_ = state[2].item<int64_t>();
 }
 
-at::Tensor ImageDataset::batch(int64_t n, at::Generator&) {
+LabelledBatch ImageDataset::labelled_batch(int64_t n, at::Generator&) {
   if (prefetch_ <= 0) return next_batch(n);
   if (!thread_.joinable()) {
     batch_n_ = n;
@@ -100,7 +102,7 @@ at::Tensor ImageDataset::batch(int64_t n, at::Generator&) {
   TORCH_CHECK(n == batch_n_, "ImageDataset: prefetching serves batches of ", batch_n_, ", asked for ", n);
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait(lock, [&] { return !queue_.empty(); });
-  at::Tensor b = queue_.front().first;
+  LabelledBatch b = queue_.front().first;
   handed_out_ = std::move(queue_.front().second);
   queue_.pop_front();
   lock.unlock();
@@ -108,9 +110,10 @@ at::Tensor ImageDataset::batch(int64_t n, at::Generator&) {
   return b;
 }
 
-at::Tensor ImageDataset::sample(int64_t n, at::Generator& gen) {
+LabelledBatch ImageDataset::labelled_sample(int64_t n, at::Generator& gen) {
   at::Tensor idx = at::randint(data_.images.size(0), {n}, gen, at::kLong);
-  return transform(data_.images.index_select(0, idx), gen);
+  at::Tensor x = transform(data_.images.index_select(0, idx), gen);
+  return {x, data_.labels.defined() ? data_.labels.index_select(0, idx) : at::Tensor()};
 }
 
 ImageSource ImageSource::from(const std::string& type, const Config& cfg) {
@@ -130,6 +133,8 @@ ImageSource ImageSource::from(const std::string& type, const Config& cfg) {
     o.dataset = cfg.get_string("dataset", o.dataset);
     o.layout = cfg.get_choice("layout", o.layout, {"NCHW", "NHWC", "NHW"});
     o.labels = cfg.get_string("labels", "");
+    if (cfg.has("classes") && o.labels.empty()) cfg.fail("classes", "the number of classes of `labels`: set labels too");
+    o.classes = cfg.get_int("classes", 0, 1, 1 << 20);
   }
   o.tf.scale = cfg.get_choice("scale", o.tf.scale, {"minus_one_one", "zero_one"});
   o.tf.dequantize = cfg.get_bool("dequantize", o.tf.dequantize);
@@ -210,7 +215,13 @@ std::shared_ptr<Dataset> image_dataset_from(const std::string& type, const Confi
     cfg.fail("path", e.what());
   }
   transformed(a.images.sizes().slice(1).vec(), o.tf, cfg);  // crop and shape checks
-  return std::make_shared<ImageDataset>(type, std::move(a), o.tf, seed, o.prefetch);
+  const int64_t classes = type == "hdf5" ? o.classes : 10;
+  if (classes > 0 && a.labels.defined() && a.labels.numel() > 0 && a.labels.max().item<int64_t>() >= classes)
+    cfg.fail("classes", "the labels in '" + o.path + "' go up to " + std::to_string(a.labels.max().item<int64_t>()) +
+                            ", more than " + std::to_string(classes) + " classes");
+  auto ds = std::make_shared<ImageDataset>(type, std::move(a), o.tf, seed, o.prefetch);
+  if (ds->data().labels.defined()) ds->set_num_classes(classes);
+  return ds;
 }
 
 std::shared_ptr<DataInfo> image_info_from(const std::string& type, const Config& cfg) {
@@ -222,6 +233,7 @@ std::shared_ptr<DataInfo> image_info_from(const std::string& type, const Config&
     cfg.fail("path", e.what());
   }
   info->labelled = type != "hdf5" || !o.labels.empty();
+  info->classes = type == "hdf5" ? o.classes : 10;
   return info;
 }
 

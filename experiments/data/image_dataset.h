@@ -32,8 +32,12 @@ class ImageDataset : public Dataset {
   ~ImageDataset() override;
   std::string name() const override { return name_; }
   std::vector<int64_t> sample_shape() const override { return shape_; }
-  at::Tensor batch(int64_t n, at::Generator& gen) override;
-  at::Tensor sample(int64_t n, at::Generator& gen) override;
+  at::Tensor batch(int64_t n, at::Generator& gen) override { return labelled_batch(n, gen).x; }
+  at::Tensor sample(int64_t n, at::Generator& gen) override { return labelled_sample(n, gen).x; }
+  LabelledBatch labelled_batch(int64_t n, at::Generator& gen) override;
+  LabelledBatch labelled_sample(int64_t n, at::Generator& gen) override;
+  int64_t num_classes() const override { return classes_; }
+  void set_num_classes(int64_t c) { classes_ = c; }
   std::vector<at::Tensor> stream_state() const override;
   void set_stream_state(const std::vector<at::Tensor>& state) override;
   const ImageArray& data() const { return data_; }
@@ -42,7 +46,7 @@ class ImageDataset : public Dataset {
   at::Tensor transform(const at::Tensor& raw, at::Generator& gen) const;
 
  private:
-  at::Tensor next_batch(int64_t n);  // loader state; called by one thread at a time
+  LabelledBatch next_batch(int64_t n);  // loader state; called by one thread at a time
   void worker();
   std::vector<at::Tensor> position() const;  // gen_, perm_, cursor_ (by the thread that draws)
 
@@ -50,6 +54,7 @@ class ImageDataset : public Dataset {
   ImageArray data_;
   ImageTransform tf_;
   std::vector<int64_t> shape_;
+  int64_t classes_ = 0;
   at::Generator gen_;
   at::Tensor perm_;
   int64_t cursor_ = 0;
@@ -58,7 +63,7 @@ class ImageDataset : public Dataset {
   std::thread thread_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::pair<at::Tensor, std::vector<at::Tensor>>> queue_;  // batch, position after it
+  std::deque<std::pair<LabelledBatch, std::vector<at::Tensor>>> queue_;  // batch, position after it
   std::vector<at::Tensor> handed_out_;  // position after the last batch handed out
   bool stop_ = false;
 };
@@ -68,6 +73,7 @@ struct ImageSource {
   std::string type, split = "train";
   std::string path;                                     // directory (IDX, CIFAR-10) or HDF5 file
   std::string dataset = "images", layout = "NCHW", labels;  // HDF5
+  int64_t classes = 0;  // HDF5 with labels: the number of classes (`classes`; 0: not given)
   ImageTransform tf;
   int64_t prefetch = 2;
   std::vector<int64_t> expect_shape;  // `shape`, checked against the data after transforms

@@ -90,6 +90,17 @@ at::Tensor Classifier::features(const at::Tensor& images, const std::string& pro
   return at::cat(parts, 0);
 }
 
+at::Tensor Classifier::classify(const at::Tensor& images) const {
+  torch::NoGradGuard no_grad;
+  FeatureClassifier m = net;
+  m->eval();
+  at::Tensor x = images.detach().to(at::kCPU, at::kFloat);
+  std::vector<at::Tensor> parts;
+  for (int64_t first = 0; first < x.size(0); first += 500)
+    parts.push_back(m->forward(x.slice(0, first, std::min(x.size(0), first + 500))).argmax(1));
+  return at::cat(parts, 0);
+}
+
 bool has_test_split(const RunSpec& ex) {
   std::string type = ex.cfg.at("data").get_string("type", "");
   return type == "fashion_mnist" || type == "mnist" || type == "cifar10";

@@ -25,6 +25,8 @@ struct Classifier {
   // Penultimate-layer features [B, features] of images on the data's scale, in batches, no grad.
   // With a progress label, a bar per batch of 500 images (evaluations; not the baselines).
   at::Tensor features(const at::Tensor& images, const std::string& progress_label = "") const;
+  // The predicted class of each image (int64 [B], CPU), in batches, no grad.
+  at::Tensor classify(const at::Tensor& images) const;
 };
 
 // The clean (no dequantization, no flips, no prefetching) view of the experiment's image data:

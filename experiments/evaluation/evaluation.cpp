@@ -30,7 +30,7 @@ std::vector<int64_t> batch_shape(int64_t n, const std::vector<int64_t>& shape) {
 Evaluator::Evaluator(const RunSpec& spec, const RunData& data, std::shared_ptr<const Loss> loss, int64_t n_ref,
                      int64_t projections, uint64_t seed, const MetricRegistry& registry)
     : spec_(spec), data_(data), loss_(std::move(loss)), registry_(registry),
-      metrics_(registry.applicable(spec.data_info, spec.eval.fd)), seed_(seed) {
+      metrics_(registry.applicable(spec.data_info, spec.eval.fd, spec.sample.classes.mode != "none")), seed_(seed) {
   const RunSpec& ex = spec;  // options: ex.eval, ex.sde, ...; data: data.data, data.make_data
   at::Generator gen = make_generator(seed + 7919);
   ref_ = data.data->sample(n_ref, gen);
@@ -109,8 +109,8 @@ std::pair<double, double> mean_and_sd(const std::vector<double>& v) {
   return {mean, std::sqrt(ss / static_cast<double>(v.size() - 1))};
 }
 
-Metrics Evaluator::score(const at::Tensor& x, int64_t bootstrap) const {
-  MetricInput in{*data_.data, ref_, *sw_, classifier_.net ? &classifier_ : nullptr, &ref_features_};
+Metrics Evaluator::score(const at::Tensor& x, int64_t bootstrap, const at::Tensor& labels) const {
+  MetricInput in{*data_.data, ref_, *sw_, classifier_.net ? &classifier_ : nullptr, &ref_features_, &labels};
   Metrics m;
   for (const Metric* metric : metrics_) {
     // The same resamples for every evaluation of a run (and the same for each metric).
@@ -190,8 +190,8 @@ Metrics Evaluator::nll(const ScoreModel& model) const {
   return m;
 }
 
-Metrics Evaluator::evaluate(const ScoreModel& model, const at::Tensor& samples) const {
-  Metrics m = score(samples, spec_.eval.bootstrap);
+Metrics Evaluator::evaluate(const ScoreModel& model, const at::Tensor& samples, const at::Tensor& labels) const {
+  Metrics m = score(samples, spec_.eval.bootstrap, labels);
   m.insert(m.end(), baselines_.begin(), baselines_.end());
   Metrics n = nll(model);
   m.insert(m.end(), n.begin(), n.end());
@@ -217,7 +217,8 @@ std::vector<std::string> Evaluator::nll_columns(const RunSpec& ex) {
 
 std::vector<std::string> Evaluator::metric_names(const RunSpec& ex, const MetricRegistry& registry) {
   std::vector<std::string> out;
-  for (const Metric* metric : registry.applicable(ex.data_info, ex.eval.fd)) out.push_back(metric->name);
+  for (const Metric* metric : registry.applicable(ex.data_info, ex.eval.fd, ex.sample.classes.mode != "none"))
+    out.push_back(metric->name);
   return out;
 }
 

@@ -5,7 +5,9 @@
 //                    sliced_w2 (always); mmd2, energy_distance (non-image data); coverage,
 //                    mass_tv, nll_target (Gaussian-mixture data: the exact target density);
 //                    fd (images with eval.fd: Fréchet distance on the features of the data
-//                    set's classifier, experiments/evaluation/classifier.h)
+//                    set's classifier, experiments/evaluation/classifier.h); class_accuracy
+//                    (samples drawn given labels, sample.classes: the fraction classified as
+//                    their label, by that classifier or by a mixture's components)
 //   baselines()      constants of the run that put the numbers in scale: sliced_w2_prior and
 //                    sliced_w2_floor (prior samples / fresh data against the reference); with fd,
 //                    fd_prior and fd_floor (test-split images against the training reference)
@@ -50,12 +52,14 @@ class Evaluator {
 
   // Each sample metric and, with bootstrap > 0, `<name>_se` after it: the standard deviation
   // over `bootstrap` resamples of the samples (metric_with_se, metric.h).
-  Metrics score(const at::Tensor& samples, int64_t bootstrap = 0) const;
+  // `labels`: the class each sample was drawn given (class_accuracy), when the run's samples
+  // are labelled (sample.classes).
+  Metrics score(const at::Tensor& samples, int64_t bootstrap = 0, const at::Tensor& labels = {}) const;
   const Metrics& baselines() const { return baselines_; }
   Metrics nll(const ScoreModel& model) const;
   // score (with eval.bootstrap) + baselines + nll, and the names in that order (fixed for a
   // run: the log's columns).
-  Metrics evaluate(const ScoreModel& model, const at::Tensor& samples) const;
+  Metrics evaluate(const ScoreModel& model, const at::Tensor& samples, const at::Tensor& labels = {}) const;
   std::vector<std::string> columns() const;
   // The columns an Evaluator of `ex` would have, without building it (no data read, no
   // classifier trained); metric_names: only the sample metrics (what score() computes without

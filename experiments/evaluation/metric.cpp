@@ -17,10 +17,10 @@ void MetricRegistry::add(Metric m) {
   list_.push_back(std::move(m));
 }
 
-std::vector<const Metric*> MetricRegistry::applicable(const DataInfo& data, bool fd) const {
+std::vector<const Metric*> MetricRegistry::applicable(const DataInfo& data, bool fd, bool labels) const {
   std::vector<const Metric*> out;
   for (const auto& m : list_)
-    if (m.applies(data, fd)) out.push_back(&m);
+    if (m.applies(data, fd) && (labels || !m.needs_labels)) out.push_back(&m);
   return out;
 }
 
@@ -100,6 +100,29 @@ Metric fd_metric() {
             return frechet_distance(gaussian_stats(features), *in.ref_features);
           },
           [](const MetricInput& in, const at::Tensor& x) { return in.classifier->features(x, "eval fd features"); }};
+}
+
+Metric class_accuracy_metric() {
+  Metric m{"class_accuracy", [](const DataInfo& d, bool fd) { return d.mixture || (d.image() && fd); },
+           [](const MetricInput&, const at::Tensor& correct) { return correct.mean().item<double>(); },
+           // One row per sample: 1 where the sample is classified as its label. Images: the
+           // FD classifier's decision; mixtures: the component of highest responsibility.
+           [](const MetricInput& in, const at::Tensor& x) {
+             TORCH_CHECK(in.labels && in.labels->defined() && in.labels->size(0) == x.size(0),
+                         "class_accuracy: the samples' labels are missing");
+             at::Tensor predicted;
+             if (in.classifier) {
+               predicted = in.classifier->classify(x);
+             } else {
+               at::Tensor x64 = flat64(x);
+               at::Tensor one = at::ones({x64.size(0)}, at::kDouble), zero = at::zeros({x64.size(0)}, at::kDouble);
+               predicted = mixture(in).responsibilities(x64, one, zero).argmax(1);
+             }
+             return (predicted == in.labels->to(at::kCPU)).to(at::kDouble);
+           },
+           Better::higher};
+  m.needs_labels = true;
+  return m;
 }
 
 std::pair<double, double> metric_with_se(const Metric& metric, const MetricInput& in, const at::Tensor& samples,

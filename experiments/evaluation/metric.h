@@ -24,6 +24,7 @@ struct MetricInput {
   const SlicedW2Reference& sliced_w2;     // the reference's directions, drawn once
   const Classifier* classifier;           // images with eval.fd, else nullptr
   const GaussianStats* ref_features;      // the reference's classifier features
+  const at::Tensor* labels = nullptr;     // the class each sample was drawn given (int64 [n]), or none
 };
 
 // Which values are better: distances are lower-is-better; `coverage` is higher-is-better; a
@@ -40,13 +41,15 @@ struct Metric {
   // features). The bootstrap resamples these rows, so the costly part runs once.
   std::function<at::Tensor(const MetricInput& in, const at::Tensor& samples)> embed = nullptr;
   Better better = Better::lower;
+  bool needs_labels = false;  // applies only to samples drawn given class labels (sample.classes)
 };
 
 class MetricRegistry {
  public:
   void add(Metric m);  // a duplicate name is an error
-  // The metrics that apply, in registration order (the order of the log's columns).
-  std::vector<const Metric*> applicable(const DataInfo& data, bool fd) const;
+  // The metrics that apply, in registration order (the order of the log's columns); `labels`:
+  // the samples are drawn given class labels.
+  std::vector<const Metric*> applicable(const DataInfo& data, bool fd, bool labels = false) const;
   std::vector<std::string> names() const;
   const Metric* find(const std::string& name) const;  // nullptr when not registered
 
@@ -62,6 +65,8 @@ Metric coverage_metric();         // fraction of mixture components with >= half
 Metric mass_tv_metric();          // total variation between component masses and weights (GMM data)
 Metric nll_target_metric();       // exact target NLL of the samples (GMM data)
 Metric fd_metric();               // Fréchet distance on classifier features (images with eval.fd)
+Metric class_accuracy_metric();   // fraction of samples classified as the class they were drawn
+                                  // given (labelled samples; images with eval.fd, GMM data)
 
 // The value of `metric` on `samples` and, with bootstrap > 0, its standard error: the sample
 // standard deviation of the value over `bootstrap` resamples of the samples (rows drawn with

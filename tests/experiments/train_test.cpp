@@ -10,6 +10,7 @@
 #include "core/checkpoint.h"
 #include "core/error.h"
 #include "core/h5log.h"
+#include "experiments/inference.h"
 #include "experiments/trainer.h"
 #include "../test_util.h"
 
@@ -192,4 +193,49 @@ TEST_CASE("train.keep_checkpoints keeps the newest K checkpoints besides last.pt
   auto short_run = checkpoint_tensors(dir + "/short/checkpoints/last.pt");
   REQUIRE(at400.size() == short_run.size());
   for (size_t i = 0; i < at400.size(); ++i) CHECK(at::equal(at400[i], short_run[i]));
+}
+
+TEST_CASE("several EMA decays in one run: each equals a run's main EMA of that decay, resumes bit-identical, "
+          "and is sampleable",
+          "[experiments][train][ema]") {
+  std::string dir = test::scratch_dir("more_ema");
+  // Without warm-up (which caps every decay at (1 + n) / (10 + n) = 0.957 after 200 updates).
+  const std::vector<std::string> several{"train.ema_decay=0.999", "train.ema_decays=[0.99, 0.9]", "train.ema_warmup=false"};
+  run_tiny(dir, "several", 200, several);
+  run_tiny(dir, "d099", 200, {"train.ema_decay=0.99", "train.ema_warmup=false"});
+  run_tiny(dir, "d09", 200, {"train.ema_decay=0.9", "train.ema_warmup=false"});
+  CheckpointMeta meta = load_checkpoint(dir + "/several/checkpoints/last.pt", nullptr, nullptr, nullptr);
+  REQUIRE(meta.more_ema.size() == 3);
+  CHECK(at::equal(meta.more_ema[0], at::tensor(std::vector<double>{0.99, 0.9}, at::kDouble)));
+  CHECK_FALSE(at::allclose(meta.more_ema[1], meta.more_ema[2], 1e-3, 1e-4));  // different averages
+  // The parameters follow the same trajectory whatever EMAs are kept, so the EMA of decay d kept
+  // beside the main one is the main EMA of a run with ema_decay d (to float rounding: the main
+  // EMA is updated inside the fused optimizer loop, the others by lerp).
+  for (auto [i, run] : {std::pair<size_t, const char*>{1, "d099"}, {2, "d09"}}) {
+    std::vector<at::Tensor> main;
+    load_checkpoint(dir + "/" + run + "/checkpoints/last.pt", nullptr, &main, nullptr);
+    std::vector<at::Tensor> flat;
+    for (const auto& t : main) flat.push_back(t.reshape(-1));
+    INFO(run);
+    CHECK(at::allclose(meta.more_ema[i], at::cat(flat), 1e-5, 1e-6));
+  }
+  // Resume keeps every EMA.
+  run_tiny(dir, "split", 100, several);
+  run_tiny(dir, "split", 200, [&] {
+    auto ov = several;
+    ov.push_back("train.resume=true");
+    return ov;
+  }());
+  CheckpointMeta split = load_checkpoint(dir + "/split/checkpoints/last.pt", nullptr, nullptr, nullptr);
+  REQUIRE(split.more_ema.size() == 3);
+  for (size_t i = 0; i < 3; ++i) CHECK(at::equal(split.more_ema[i], meta.more_ema[i]));
+  // sample.ema picks one; a decay the run does not keep is a config error.
+  Loaded a = load_for_inference(dir + "/several/checkpoints/last.pt", {"sample.ema=0.99"});
+  Loaded b = load_for_inference(dir + "/d099/checkpoints/last.pt", {});
+  Loaded c = load_for_inference(dir + "/several/checkpoints/last.pt", {});  // the main EMA, 0.999
+  CHECK_FALSE(at::allclose(c.model->module()->parameters()[0], b.model->module()->parameters()[0], 1e-3, 1e-4));
+  auto pa = a.model->module()->parameters(), pb = b.model->module()->parameters();
+  for (size_t i = 0; i < pa.size(); ++i) CHECK(at::allclose(pa[i], pb[i], 1e-5, 1e-6));
+  CHECK_THROWS_WITH(load_for_inference(dir + "/several/checkpoints/last.pt", {"sample.ema=0.5"}),
+                    Catch::Contains("sample.ema: the run keeps no EMA of decay 0.5 (kept: 0.999, 0.99, 0.9"));
 }
