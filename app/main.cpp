@@ -13,6 +13,7 @@
 #include "experiments/evaluation/classifier.h"
 #include "experiments/commands.h"
 #include "experiments/compare.h"
+#include "experiments/posthoc.h"
 #include "experiments/report/html_report.h"
 #include "experiments/sweep.h"
 
@@ -30,7 +31,8 @@ const char* kUsage =
     "  compare <cmp.yaml> [key.path=value ...]      many samplers, one model, the same x_T: one table\n"
     "  sweep <sweep.yaml> [-j N] [--emit slurm]     a grid of overrides, one run each, one summary\n"
     "  train-classifier <config.yaml> [k=v ...]     the image classifier behind the Fréchet distance\n"
-    "  report <run|sweep|compare dir> [-o FILE]     one self-contained HTML page: figures, tables, config\n\n"
+    "  report <run|sweep|compare dir> [-o FILE]     one self-contained HTML page: figures, tables, config\n"
+    "  ema <run dir> --sigma-rel S [-o FILE]        post-hoc EMA of any width from the stored EMAs (EDM2)\n\n"
     "Run 'scorelab <command> --help' for a command's options (every command takes --quiet:\n"
     "no progress bars; progress goes to stderr, results to stdout). Overrides are typed like the\n"
     "YAML values they replace, e.g. train.steps=500 sample.type=euler_maruyama.\n"
@@ -136,6 +138,23 @@ int report_main(const std::vector<std::string>& args) {
   return scorelab::command_report(p.input, p.vm["out"].as<std::string>(), p.vm.count("force") > 0);
 }
 
+int ema_main(const std::vector<std::string>& args) {
+  Parsed p = parse(args, "scorelab ema <run dir> --sigma-rel S [-o FILE]", "run directory",
+                   "Reconstructs the EMA of relative width S (EDM2's sigma_rel, e.g. 0.05 to 0.2) at the run's last\n"
+                   "snapshot from the power-function EMAs it stored (train.posthoc_ema), and writes it as the EMA\n"
+                   "of a checkpoint (default <run>/checkpoints/ema_sigma<S>.pt) to sample or compare (docs/ema.md).\n",
+                   [](po::options_description_easy_init add) {
+                     add("sigma-rel", po::value<double>(), "the EMA's width relative to the training time")(
+                         "out,o", po::value<std::string>()->default_value(""), "output checkpoint")(
+                         "force", "replace the -o file if it exists");
+                   });
+  if (p.exit >= 0) return p.exit;
+  if (!p.overrides.empty()) throw po::error("ema takes one run directory and no overrides");
+  if (!p.vm.count("sigma-rel")) throw po::error("--sigma-rel is required (e.g. --sigma-rel 0.1)");
+  return scorelab::command_ema(p.input, p.vm["sigma-rel"].as<double>(), p.vm["out"].as<std::string>(),
+                               p.vm.count("force") > 0, p.vm.count("check") > 0);
+}
+
 // sample and likelihood: <checkpoint|config> [overrides] [-o out].
 int inference_main(const std::string& cmd, const std::vector<std::string>& args) {
   const bool sample = cmd == "sample";
@@ -181,6 +200,7 @@ int main(int argc, char** argv) {
     if (cmd == "sweep") return sweep_main(args);
     if (cmd == "train-classifier") return train_classifier_main(args);
     if (cmd == "report") return report_main(args);
+    if (cmd == "ema") return ema_main(args);
     std::cerr << "scorelab: unknown command '" << cmd << "'\n\n" << kUsage;
     return kExitBadInput;
   } catch (const scorelab::ConfigError& e) {

@@ -68,6 +68,7 @@ int64_t meta_checksum(const CheckpointMeta& m) {
   c.text(m.config_yaml);
   for (const auto* list : {&m.rng_states, &m.stream_state, &m.loop_state}) c.number(list_checksum(*list));
   if (!m.more_ema.empty()) c.number(list_checksum(m.more_ema));  // absent before train.ema_decays
+  if (!m.posthoc_ema.empty()) c.number(list_checksum(m.posthoc_ema));
   return c.value();
 }
 bool all_finite(const std::vector<at::Tensor>& ts) {
@@ -120,6 +121,7 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model, const st
   write_list(archive, "stream", meta.stream_state);
   write_list(archive, "loop", meta.loop_state);
   if (!meta.more_ema.empty()) write_list(archive, "more_ema", meta.more_ema);
+  if (!meta.posthoc_ema.empty()) write_list(archive, "posthoc_ema", meta.posthoc_ema);
   archive.write("step", c10::IValue(meta.step));
   archive.write("ema_updates", c10::IValue(meta.ema_updates));
   archive.write("config", c10::IValue(meta.config_yaml));
@@ -179,6 +181,7 @@ CheckpointMeta load_parts(const std::string& path, torch::serialize::InputArchiv
   meta.stream_state = read_list(archive, "stream");
   meta.loop_state = read_list(archive, "loop");
   meta.more_ema = read_list(archive, "more_ema");
+  meta.posthoc_ema = read_list(archive, "posthoc_ema");
   verify(archive, path, "meta", meta_checksum(meta));
   if (model) {
     torch::serialize::InputArchive sub;

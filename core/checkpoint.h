@@ -53,6 +53,9 @@ struct CheckpointMeta {
   // More EMAs (train.ema_decays): their decays (float64 [K]) first, then each one's weights as
   // one flat buffer in the order of the model's parameters. Empty: only the main EMA.
   std::vector<at::Tensor> more_ema;
+  // The power-function EMAs of train.posthoc_ema: their sigma_rels (float64 [K]), then each
+  // one's flat weights. Empty: none.
+  std::vector<at::Tensor> posthoc_ema;
 };
 
 void save_checkpoint(const std::string& path, torch::nn::Module& model, const std::vector<at::Tensor>& ema,

@@ -73,6 +73,15 @@ void parse_train(TrainOptions& t, const Config& train) {
   t.allow_changes = train.get_string_list("allow_changes", t.allow_changes);
   t.on_nonfinite = train.get_choice("on_nonfinite", t.on_nonfinite, {"stop", "skip"});
   t.label_dropout = train.get_double("label_dropout", t.label_dropout, 0.0, 1.0);
+  const Config ph = train.at("posthoc_ema");
+  t.posthoc_every = ph.get_int("every", t.posthoc_every, 0);
+  if (ph.has("sigma_rels")) {
+    const Config::NumberArray a = ph.get_array("sigma_rels");
+    if (a.shape.size() != 1 || a.values.empty()) ph.fail("sigma_rels", "must be a list of widths, e.g. [0.05, 0.10]");
+    t.posthoc_sigma_rels = a.values;
+  }
+  for (double s : t.posthoc_sigma_rels)
+    if (!(s > 0 && s < 0.2886)) ph.fail("sigma_rels", "each width must be in (0, 0.2886) (EDM2's sigma_rel), got " + std::to_string(s));
 }
 
 // sample.classes and sample.guidance; `conditional`: the model section asks for class labels.

@@ -38,6 +38,10 @@ struct TrainOptions {
   std::vector<std::string> allow_changes;  // keys (or sections) a resume may change (resume_changes.h)
   double label_dropout = 0.1;  // class-conditional models: P(label -> null class) per example
   std::vector<double> ema_decays;  // more EMAs kept beside ema_decay's (each sampleable: sample.ema)
+  // train.posthoc_ema: power-function EMAs of these widths stored every `every` steps (0: none)
+  // in <run>/ema_snapshots/, for `scorelab ema` (networks/posthoc_ema.h)
+  int64_t posthoc_every = 0;
+  std::vector<double> posthoc_sigma_rels{0.05, 0.10};
 };
 
 struct SampleOptions {

@@ -322,6 +322,9 @@ TrainSummary train(Experiment& ex) {
       last_logged = step;
       t_last = tn;
     }
+    if (ex.train.posthoc_every > 0 && (step % ex.train.posthoc_every == 0 || step == ex.train.steps) &&
+        (saving ? weights_finite : st.finite()))
+      st.write_posthoc_snapshot(sum.run_dir, step);  // train.posthoc_ema (networks/posthoc_ema.h)
     if (saving && weights_finite) {
       save(step);
       last_saved = step;

@@ -2,9 +2,16 @@
 
 #include <ATen/ATen.h>
 
+#include <cstdio>
+#include <filesystem>
+
+#include <torch/serialize/output-archive.h>
+
 #include "core/device.h"
 #include "networks/embedding.h"
 #include "networks/guidance.h"
+#include "networks/posthoc_ema.h"
+#include "core/fsutil.h"
 
 namespace scorelab {
 
@@ -52,6 +59,12 @@ TrainingState::TrainingState(const Experiment& ex, torch::nn::Module& module)
     more_ema.emplace_back(d, ex.train.ema_warmup);
     more_ema.back().init(net.parameters());  // views into the optimizer's buffer by now
   }
+  if (ex.train.posthoc_every > 0)
+    for (double s : ex.train.posthoc_sigma_rels) {
+      posthoc.push_back(EMA::power(gamma_of_sigma_rel(s)));
+      posthoc.back().init(net.parameters());
+      posthoc_sigma_rels.push_back(s);
+    }
 }
 
 const EMA* TrainingState::ema_of(double decay) const {
@@ -85,17 +98,19 @@ at::Tensor TrainingState::apply_gradients() {
   opt.set_lr(schedule.at(opt.steps() + 1));  // the schedule counts updates (checkpointed)
   const int64_t before = opt.steps();
   at::Tensor norm = opt.step();
-  if (!more_ema.empty() && opt.steps() > before) {  // not after a skipped (non-finite) step
+  if ((!more_ema.empty() || !posthoc.empty()) && opt.steps() > before) {  // not after a skipped (non-finite) step
     const std::vector<at::Tensor> p = net.parameters();
     for (auto& e : more_ema) e.update(p);
+    for (auto& e : posthoc) e.update(p);
   }
   return norm;
 }
 
 bool TrainingState::finite() const {
   if (!opt.finite()) return false;
-  for (const auto& e : more_ema)
-    if (!at::isfinite(e.flat()).all().item<bool>()) return false;
+  for (const auto* list : {&more_ema, &posthoc})
+    for (const auto& e : *list)
+      if (!at::isfinite(e.flat()).all().item<bool>()) return false;
   return true;
 }
 
@@ -114,23 +129,42 @@ void TrainingState::save(const std::string& path, int64_t step, const std::strin
     m.more_ema.push_back(at::tensor(decays, at::kDouble));
     for (const auto& e : more_ema) m.more_ema.push_back(e.flat());
   }
+  if (!posthoc.empty()) {
+    m.posthoc_ema.push_back(at::tensor(posthoc_sigma_rels, at::kDouble));
+    for (const auto& e : posthoc) m.posthoc_ema.push_back(e.flat());
+  }
   save_checkpoint(path, net, ema.shadow(), &opt, m);
 }
 
-void TrainingState::restore_more_ema(const std::vector<at::Tensor>& stored, const std::string& path) {
-  for (auto& e : more_ema) {
-    // A decay the checkpoint does not hold (added on resume) starts from the current weights.
+void TrainingState::restore_list(std::vector<EMA>& list, const std::vector<double>& keys,
+                                 const std::vector<at::Tensor>& stored, const std::string& path) {
+  for (size_t k = 0; k < list.size(); ++k) {
+    EMA& e = list[k];
+    // One the checkpoint does not hold (added on resume) starts from the current weights.
     e.init(net.parameters());
     e.set_updates(ema.updates());
     if (stored.empty()) continue;
-    const at::Tensor decays = stored[0];
-    for (int64_t i = 0; i < decays.numel(); ++i)
-      if (decays[i].item<double>() == e.decay()) {
+    for (int64_t i = 0; i < stored[0].numel(); ++i)
+      if (stored[0][i].item<double>() == keys[k]) {
         TORCH_CHECK(stored.at(static_cast<size_t>(i) + 1).numel() == e.flat().numel(), path,
-                    ": the EMA of decay ", e.decay(), " has another size than the model");
+                    ": a stored EMA has another size than the model");
         e.flat().copy_(stored[static_cast<size_t>(i) + 1]);
       }
   }
+}
+
+void TrainingState::write_posthoc_snapshot(const std::string& run_dir, int64_t step) const {
+  torch::serialize::OutputArchive ar;
+  ar.write("step", c10::IValue(step));
+  ar.write("sigma_rels", at::tensor(posthoc_sigma_rels, at::kDouble));
+  std::vector<double> gammas;
+  for (const auto& e : posthoc) gammas.push_back(e.gamma());
+  ar.write("gammas", at::tensor(gammas, at::kDouble));
+  for (size_t i = 0; i < posthoc.size(); ++i) ar.write("ema" + std::to_string(i), posthoc[i].flat());
+  char name[64];
+  std::snprintf(name, sizeof name, "/ema_snapshots/step_%09ld.pt", static_cast<long>(step));
+  std::filesystem::create_directories(run_dir + "/ema_snapshots");
+  atomic_publish(run_dir + name, [&](const std::string& tmp) { ar.save_to(tmp); });
 }
 
 CheckpointMeta TrainingState::restore(const std::string& path) {
@@ -139,7 +173,10 @@ CheckpointMeta TrainingState::restore(const std::string& path) {
   opt.rebind();  // the module load replaced the parameters' storage
   ema.assign(shadow);
   ema.set_updates(meta.ema_updates);
-  restore_more_ema(meta.more_ema, path);
+  std::vector<double> decays;
+  for (const auto& e : more_ema) decays.push_back(e.decay());
+  restore_list(more_ema, decays, meta.more_ema, path);
+  restore_list(posthoc, posthoc_sigma_rels, meta.posthoc_ema, path);
   if (meta.rng_states.size() == 2) {
     data_gen.set_state(meta.rng_states[0]);
     noise_gen.set_state(meta.rng_states[1]);

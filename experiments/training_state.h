@@ -25,6 +25,8 @@ struct TrainingState {
   EMA ema;
   FusedAdam opt;  // clip + Adam + EMA in one pass; the parameters live in its flat buffer
   std::vector<EMA> more_ema;  // train.ema_decays other than train.ema_decay, updated after each update
+  std::vector<EMA> posthoc;   // power-function EMAs of train.posthoc_ema.sigma_rels
+  std::vector<double> posthoc_sigma_rels;
   LrSchedule schedule;  // the learning rate of update k (the optimizer's step count + 1)
   at::Generator data_gen, noise_gen;  // CPU: data; device: loss noise
 
@@ -46,9 +48,13 @@ struct TrainingState {
   void save(const std::string& path, int64_t step, const std::string& config_yaml,
             const std::vector<at::Tensor>& stream = {}, const std::vector<at::Tensor>& loop = {});
   CheckpointMeta restore(const std::string& path);
+  // <run_dir>/ema_snapshots/step_<step>.pt: the power EMAs now (atomic write).
+  void write_posthoc_snapshot(const std::string& run_dir, int64_t step) const;
 
  private:
-  void restore_more_ema(const std::vector<at::Tensor>& stored, const std::string& path);
+  // EMAs (`list`, keyed by `keys`) from a checkpoint's list: keys tensor, then flat buffers.
+  void restore_list(std::vector<EMA>& list, const std::vector<double>& keys, const std::vector<at::Tensor>& stored,
+                    const std::string& path);
 };
 
 }  // namespace scorelab

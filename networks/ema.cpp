@@ -7,6 +7,8 @@
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/grad_mode.h>
 
+#include "networks/posthoc_ema.h"
+
 namespace scorelab {
 
 void EMA::init(const std::vector<at::Tensor>& params) {
@@ -38,6 +40,7 @@ void EMA::assign(const std::vector<at::Tensor>& values) {
 
 double EMA::current_decay() const {
   double n = static_cast<double>(updates_);
+  if (is_power()) return power_ema_beta(n + 1, gamma_);  // this is update n + 1
   return warmup_ ? std::min(decay_, (1.0 + n) / (10.0 + n)) : decay_;
 }
 

@@ -11,6 +11,14 @@ namespace scorelab {
 class EMA {
  public:
   EMA(double decay, bool warmup) : decay_(decay), warmup_(warmup) {}
+  // A power-function EMA (networks/posthoc_ema.h): decay (1 - 1/t)^(gamma + 1) at update t.
+  static EMA power(double gamma) {
+    EMA e(0, false);
+    e.gamma_ = gamma;
+    return e;
+  }
+  bool is_power() const { return gamma_ >= 0; }
+  double gamma() const { return gamma_; }
   // shadow := copy of params, held as views into one contiguous buffer (flat()).
   void init(const std::vector<at::Tensor>& params);
   void update(const std::vector<at::Tensor>& params);  // shadow := d shadow + (1 - d) params
@@ -32,6 +40,7 @@ class EMA {
  private:
   double decay_;
   bool warmup_;
+  double gamma_ = -1;  // >= 0: a power-function EMA
   int64_t updates_ = 0;
   std::vector<at::Tensor> shadow_;
   at::Tensor flat_;
