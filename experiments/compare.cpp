@@ -31,6 +31,8 @@ struct Setting {
   std::string label;                   // "key=value, ..." without the type
   int64_t steps = -1;                  // when steps was one of a list
   size_t entry = 0;
+  std::string guidance;                // when guidance was one of a list
+  std::string fixed;                   // the entry's other settings, "key=value, ..."
 };
 
 // One row per entry, or per value of its `steps` list times each value of its `guidance` list
@@ -45,12 +47,14 @@ std::vector<Setting> expand(const Config& cmp) {
     std::string type = e.get_string("type");
     std::vector<std::string> fixed{"type: " + type};
     std::string label;
-    std::vector<int64_t> steps{-1};
+    std::vector<int64_t> steps{-1};  // -1: not a list
+    bool steps_listed = false;
     std::vector<std::string> guidance{""};
     for (const auto& k : e.keys()) {
       if (k == "type") continue;
       if (k == "steps" && e.is_list("steps")) {
         steps = e.get_int_list("steps", {});
+        steps_listed = true;
         if (steps.empty()) e.fail("steps", "an empty list");
         continue;
       }
@@ -68,7 +72,7 @@ std::vector<Setting> expand(const Config& cmp) {
       for (const auto& w : guidance) {
         auto ov = fixed;
         std::string lead;
-        if (s > 0) {
+        if (steps_listed) {  // checked (>= 1) when the row's sampler is built
           ov.push_back("steps: " + std::to_string(s));
           lead = "steps=" + std::to_string(s);
         }
@@ -76,7 +80,8 @@ std::vector<Setting> expand(const Config& cmp) {
           ov.push_back("guidance: " + w);
           lead += (lead.empty() ? "" : ", ") + std::string("guidance=") + w;
         }
-        out.push_back({type, ov, lead + (lead.empty() || label.empty() ? "" : ", ") + label, s, static_cast<size_t>(i)});
+        out.push_back({type, ov, lead + (lead.empty() || label.empty() ? "" : ", ") + label, s, static_cast<size_t>(i), w,
+                       label});
       }
   }
   return out;
@@ -123,19 +128,24 @@ void plot_compare(const std::string& out_dir, bool images, const at::Tensor& ref
       p.subtitle = subtitle;
       return p;
     };
-    f.panels.push_back(panel(ref, "data", std::to_string(ref.size(0)) + " points", true));
+    f.panels.push_back(panel(ref, "data", std::to_string(ref.size(0)) + (images ? " images" : " points"), true));
     for (size_t c = 1; c < cols; ++c) f.panels.emplace_back();
     for (const auto& e : by_entry) {
       for (size_t i : e) {
         char sub[96];
         std::snprintf(sub, sizeof sub, "NFE %ld, %s %.3g", static_cast<long>(rows[i].nfe), quality.c_str(), quality_of(rows[i]));
-        std::string title = entry_name(i);
-        if (settings[i].steps > 0) {  // "ode (method=heun)" -> "ode heun, 15 steps"
+        std::string title = entry_name(i), subtitle = sub;
+        if (!settings[i].guidance.empty()) {
+          // A guidance sweep: the sampler and the scale in the title, its fixed settings below.
+          title = settings[i].sampler + (settings[i].steps > 0 ? ", " + std::to_string(settings[i].steps) + " steps" : "") +
+                  ", w = " + settings[i].guidance;
+          if (!settings[i].fixed.empty()) subtitle = settings[i].fixed + "; " + subtitle;
+        } else if (settings[i].steps > 0) {  // "ode (method=heun)" -> "ode heun, 15 steps"
           const size_t eq = title.find("(method=");
           if (eq != std::string::npos) title = title.substr(0, eq) + title.substr(eq + 8, title.size() - eq - 9);
           title += ", " + std::to_string(settings[i].steps) + " steps";
         }
-        f.panels.push_back(panel(samples[i], title, sub, false));
+        f.panels.push_back(panel(samples[i], title, subtitle, false));
       }
       for (size_t c = e.size(); c < cols; ++c) f.panels.emplace_back();
     }

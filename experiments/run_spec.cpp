@@ -225,7 +225,10 @@ RunSpec RunSpec::from(const Config& cfg, const std::string& default_name, const 
         sample.fail("ema", "the run keeps no EMA of decay " + g(s.sample.ema) + " (kept: " + kept +
                                "; train.ema_decays lists more)");
       }
-      parse_sample_labels(s.sample, sample, cfg.at("model").get_bool("class_conditional", false), s.train);
+      const bool conditional = cfg.at("model").get_bool("class_conditional", false);
+      parse_sample_labels(s.sample, sample, conditional, s.train);
+      if (!conditional && s.train.label_dropout != TrainOptions{}.label_dropout)
+        cfg.at("train").fail("label_dropout", "has no effect: the model is not class-conditional (model.class_conditional)");
     });
   if (data_ok && sde_ok && section([&] { parse_eval(s, cfg.at("eval"), reg.metric); }))
     section([&] { parse_classifier(s, cfg); });

@@ -134,7 +134,7 @@ ImageSource ImageSource::from(const std::string& type, const Config& cfg) {
     o.layout = cfg.get_choice("layout", o.layout, {"NCHW", "NHWC", "NHW"});
     o.labels = cfg.get_string("labels", "");
     if (cfg.has("classes") && o.labels.empty()) cfg.fail("classes", "the number of classes of `labels`: set labels too");
-    o.classes = cfg.get_int("classes", 0, 1, 1 << 20);
+    o.classes = cfg.has("classes") ? cfg.get_int("classes", 0, 1, 1 << 20) : 0;
   }
   o.tf.scale = cfg.get_choice("scale", o.tf.scale, {"minus_one_one", "zero_one"});
   o.tf.dequantize = cfg.get_bool("dequantize", o.tf.dequantize);

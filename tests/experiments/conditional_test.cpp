@@ -121,7 +121,7 @@ TEST_CASE("compare sweeps the guidance scale: same x_T and labels, guidance shar
   CHECK_THROWS_WITH(run_compare(dir + "/bad.yaml", {}, builtin_registries(), true), Catch::Contains("sample.classes in `overrides`"));
 }
 
-TEST_CASE("label settings are checked: conditional models need labelled data; labels need a conditional model",
+TEST_CASE("label settings are checked: conditional models need labelled data, labels need a conditional model",
           "[experiments][guidance]") {
   const std::string base = "run: {device: cpu}\nsde: {type: vp}\n";
   auto spec = [&](const std::string& yaml, const std::vector<std::string>& ov) {
@@ -136,6 +136,8 @@ TEST_CASE("label settings are checked: conditional models need labelled data; la
   CHECK_THROWS_WITH(spec("data: {type: gmm, means: [[1.0, 0.0]]}\nmodel: {type: mlp, class_conditional: true}\n",
                          {"train.label_dropout=0", "sample.guidance=2"}),
                     Catch::Contains("sample.guidance: needs the unconditional model"));
+  CHECK_THROWS_WITH(spec("data: {type: gmm, means: [[1.0, 0.0]]}\nmodel: {type: mlp}\n", {"train.label_dropout=0.3"}),
+                    Catch::Contains("train.label_dropout: has no effect"));
   CHECK_THROWS_WITH(spec("data: {type: gmm, means: [[1.0, 0.0]]}\nmodel: {type: mlp}\n", {"sample.classes=[cat]"}),
                     Catch::Contains("sample.classes: 'cat' is not a class index"));
   // Known only once the model is built: an unconditional model asked for labels, a class out of range.

@@ -48,7 +48,7 @@ at::Tensor component_score(const GaussianMixture& g, const at::Tensor& x, const 
 }
 }  // namespace
 
-TEST_CASE("the class-conditional oracle's score is each component's perturbed score; the null class is the mixture's",
+TEST_CASE("the class-conditional oracle's score is each component's perturbed score, the null class is the mixture's",
           "[networks][guidance]") {
   GaussianMixture g = mixture3();
   auto sde = std::make_shared<VPSDE>();
@@ -178,7 +178,7 @@ TEST_CASE("label dropout replaces labels by the null class at the given rate", "
   CHECK(at::equal(drop_labels(y, 0.0, 10, gen), y));
 }
 
-TEST_CASE("the MLP's class embedding: the sampler's fast path equals the general one; its training node's "
+TEST_CASE("the MLP's class embedding: the sampler's fast path equals the general one, its training node's "
           "gradients equal autograd's",
           "[networks][guidance]") {
   MLPOptions o;

@@ -52,7 +52,7 @@ TEST_CASE("power-function EMA: sigma_rel and gamma as in EDM2, the profile inner
   CHECK(e.shadow()[0].item<double>() == Approx(7.94 * T / 8.94).epsilon(1e-3));
 }
 
-TEST_CASE("post-hoc EMA fit: a stored profile is reconstructed exactly; others from their neighbours", "[networks][ema]") {
+TEST_CASE("post-hoc EMA fit: a stored profile is reconstructed exactly, others from their neighbours", "[networks][ema]") {
   const std::vector<double> t{100, 100, 200, 200, 300, 300};
   const std::vector<double> g{16.97, 6.94, 16.97, 6.94, 16.97, 6.94};
   PosthocFit own = posthoc_ema_fit(t, g, 300, 6.94);
@@ -83,7 +83,7 @@ std::vector<at::Tensor> ema_of(const std::string& ckpt) {
 }
 }  // namespace
 
-TEST_CASE("scorelab ema: the stored width at the last step is the tracked EMA; another width lies between", "[experiments][ema]") {
+TEST_CASE("scorelab ema: the stored width at the last step is the tracked EMA, another width lies between", "[experiments][ema]") {
   std::string dir = test::scratch_dir("posthoc");
   run_tiny(dir, "a", 300, {"train.posthoc_ema.every=50", "train.posthoc_ema.sigma_rels=[0.05, 0.15]"});
   REQUIRE(fs::exists(dir + "/a/ema_snapshots/step_000000300.pt"));
