@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include <ATen/ATen.h>
+#include <torch/serialize/input-archive.h>
 
 #include "core/checkpoint.h"
 #include "core/error.h"
@@ -103,6 +104,15 @@ TEST_CASE("scorelab ema: the stored width at the last step is the tracked EMA, a
   run_tiny(dir, "b", 300, {"train.posthoc_ema.every=300", "train.posthoc_ema.sigma_rels=[0.10]"});
   PosthocResult tracked = posthoc_ema_checkpoint(dir + "/b", 0.10, dir + "/b_010.pt", false);
   CHECK(tracked.fit.rel_error < 1e-6);
+  {  // The reconstruction of the stored width is the directly tracked power EMA, to float rounding.
+    torch::serialize::InputArchive ar;
+    ar.load_from(dir + "/b/ema_snapshots/step_000000300.pt");
+    at::Tensor direct;
+    ar.read("ema0", direct);
+    std::vector<at::Tensor> rec;
+    for (const auto& t : ema_of(dir + "/b_010.pt")) rec.push_back(t.reshape(-1));
+    CHECK(at::allclose(at::cat(rec), direct, 1e-6, 1e-7));
+  }
   PosthocResult rec = posthoc_ema_checkpoint(dir + "/a", 0.10, "", false);
   CHECK(rec.out == dir + "/a/checkpoints/ema_sigma0.100.pt");
   auto flat = [](const std::vector<at::Tensor>& v) {
