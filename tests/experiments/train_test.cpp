@@ -12,25 +12,12 @@
 #include "core/h5log.h"
 #include "experiments/inference.h"
 #include "experiments/trainer.h"
-#include "../test_util.h"
+#include "../train_util.h"
 
 using namespace scorelab;
 namespace fs = std::filesystem;
 
-namespace {
-TrainSummary run_tiny(const std::string& dir, const std::string& name, int steps,
-                      const std::vector<std::string>& overrides = {}) {
-  Config cfg = Config::from_string(test::tiny_run_yaml(dir, name, steps), name + ".yaml", overrides);
-  Experiment ex = build_experiment(cfg, name);
-  return train(ex);
-}
-
-std::vector<at::Tensor> checkpoint_tensors(const std::string& path) {
-  std::vector<at::Tensor> out;
-  load_checkpoint(path, nullptr, &out, nullptr);
-  return out;  // the EMA weights: every parameter, averaged over the whole run
-}
-}  // namespace
+using test::run_tiny;
 
 TEST_CASE("the quickstart model learns: sliced W2 of samples far below the prior's", "[experiments][train]") {
   std::string dir = test::scratch_dir("learns");
@@ -69,8 +56,8 @@ TEST_CASE("resume continues the same steps: bit-identical to an uninterrupted ru
   TrainSummary s = run_tiny(dir, "split", 200, {"train.resume=true"});
   CHECK(s.start_step == 100);
   CHECK(s.final_step == 200);
-  auto whole = checkpoint_tensors(dir + "/whole/checkpoints/last.pt");
-  auto split = checkpoint_tensors(dir + "/split/checkpoints/last.pt");
+  auto whole = test::checkpoint_ema(dir + "/whole/checkpoints/last.pt");
+  auto split = test::checkpoint_ema(dir + "/split/checkpoints/last.pt");
   REQUIRE(whole.size() == split.size());
   for (size_t i = 0; i < whole.size(); ++i) CHECK(at::equal(whole[i], split[i]));
   // The log holds each step once, in order, and the same values as the uninterrupted run.
@@ -93,8 +80,8 @@ TEST_CASE("AdamW with a warm-up and inverse-sqrt schedule: the log records each 
   run_tiny(dir, "whole", 200, with({}));
   run_tiny(dir, "split", 100, with({}));
   run_tiny(dir, "split", 200, with({"train.resume=true"}));
-  auto whole = checkpoint_tensors(dir + "/whole/checkpoints/last.pt");
-  auto split = checkpoint_tensors(dir + "/split/checkpoints/last.pt");
+  auto whole = test::checkpoint_ema(dir + "/whole/checkpoints/last.pt");
+  auto split = test::checkpoint_ema(dir + "/split/checkpoints/last.pt");
   REQUIRE(whole.size() == split.size());
   for (size_t i = 0; i < whole.size(); ++i) CHECK(at::equal(whole[i], split[i]));
   // lr of the last update of each interval: 3e-3 * min(1, k / 80) / sqrt(max(k / 120, 1)).
@@ -107,7 +94,7 @@ TEST_CASE("AdamW with a warm-up and inverse-sqrt schedule: the log records each 
   CHECK(lr == RunLog::read_column(dir + "/whole/log.h5", "train/lr"));
   // The same run with Adam (no decay) ends elsewhere: the options reach the optimizer.
   run_tiny(dir, "adam", 200, {});
-  CHECK_FALSE(at::equal(checkpoint_tensors(dir + "/adam/checkpoints/last.pt")[0], whole[0]));
+  CHECK_FALSE(at::equal(test::checkpoint_ema(dir + "/adam/checkpoints/last.pt")[0], whole[0]));
 }
 
 TEST_CASE("optimizer and schedule keys are checked: names, ranges, and keys without effect", "[experiments][optim]") {
@@ -188,9 +175,9 @@ TEST_CASE("train.keep_checkpoints keeps the newest K checkpoints besides last.pt
   CHECK(load_checkpoint(dir + "/keep/checkpoints/step_00000400.pt", nullptr, nullptr, nullptr).step == 400);
   CHECK(load_checkpoint(dir + "/keep/checkpoints/step_00000500.pt", nullptr, nullptr, nullptr).step == 500);
   // The kept checkpoint of step 400 is that step's state, not a later one.
-  auto at400 = checkpoint_tensors(dir + "/keep/checkpoints/step_00000400.pt");
+  auto at400 = test::checkpoint_ema(dir + "/keep/checkpoints/step_00000400.pt");
   run_tiny(dir, "short", 400);
-  auto short_run = checkpoint_tensors(dir + "/short/checkpoints/last.pt");
+  auto short_run = test::checkpoint_ema(dir + "/short/checkpoints/last.pt");
   REQUIRE(at400.size() == short_run.size());
   for (size_t i = 0; i < at400.size(); ++i) CHECK(at::equal(at400[i], short_run[i]));
 }

@@ -15,7 +15,7 @@
 #include "experiments/trainer.h"
 #include "networks/ema.h"
 #include "networks/posthoc_ema.h"
-#include "../test_util.h"
+#include "../train_util.h"
 
 using namespace scorelab;
 namespace fs = std::filesystem;
@@ -71,18 +71,7 @@ TEST_CASE("post-hoc EMA fit: a stored profile is reconstructed exactly, others f
   CHECK(std::abs(sum - 1) <= mid.rel_error * (gm + 1) / std::sqrt(2 * gm + 1));
 }
 
-namespace {
-TrainSummary run_tiny(const std::string& dir, const std::string& name, int steps, const std::vector<std::string>& ov) {
-  Config cfg = Config::from_string(test::tiny_run_yaml(dir, name, steps), name + ".yaml", ov);
-  Experiment ex = build_experiment(cfg, name);
-  return train(ex);
-}
-std::vector<at::Tensor> ema_of(const std::string& ckpt) {
-  std::vector<at::Tensor> out;
-  load_checkpoint(ckpt, nullptr, &out, nullptr);
-  return out;
-}
-}  // namespace
+using test::run_tiny;
 
 TEST_CASE("scorelab ema: the stored width at the last step is the tracked EMA, another width lies between", "[experiments][ema]") {
   std::string dir = test::scratch_dir("posthoc");
@@ -96,7 +85,7 @@ TEST_CASE("scorelab ema: the stored width at the last step is the tracked EMA, a
   REQUIRE(same.step == 300);
   CHECK(same.basis.size() == 12);  // 6 snapshots x 2 widths
   CHECK(same.fit.rel_error < 1e-6);
-  auto a = ema_of(dir + "/a_015.pt"), s = ema_of(dir + "/s_015.pt");
+  auto a = test::checkpoint_ema(dir + "/a_015.pt"), s = test::checkpoint_ema(dir + "/s_015.pt");
   for (size_t i = 0; i < a.size(); ++i) CHECK(at::equal(a[i], s[i]));
   // The same training tracking sigma_rel 0.10 directly: its last snapshot against the
   // reconstruction of 0.10 from the 0.05 / 0.15 EMAs. The parameters' trajectory is the same
@@ -110,7 +99,7 @@ TEST_CASE("scorelab ema: the stored width at the last step is the tracked EMA, a
     at::Tensor direct;
     ar.read("ema0", direct);
     std::vector<at::Tensor> rec;
-    for (const auto& t : ema_of(dir + "/b_010.pt")) rec.push_back(t.reshape(-1));
+    for (const auto& t : test::checkpoint_ema(dir + "/b_010.pt")) rec.push_back(t.reshape(-1));
     CHECK(at::allclose(at::cat(rec), direct, 1e-6, 1e-7));
   }
   PosthocResult rec = posthoc_ema_checkpoint(dir + "/a", 0.10, "", false);
@@ -120,9 +109,9 @@ TEST_CASE("scorelab ema: the stored width at the last step is the tracked EMA, a
     for (const auto& t : v) f.push_back(t.reshape(-1).to(at::kDouble));
     return at::cat(f);
   };
-  const at::Tensor want = flat(ema_of(dir + "/b_010.pt"));
-  const double err = (flat(ema_of(rec.out)) - want).norm().item<double>();
-  const double err05 = (flat(ema_of(posthoc_ema_checkpoint(dir + "/a", 0.05, dir + "/a_005.pt", false).out)) - want).norm().item<double>();
+  const at::Tensor want = flat(test::checkpoint_ema(dir + "/b_010.pt"));
+  const double err = (flat(test::checkpoint_ema(rec.out)) - want).norm().item<double>();
+  const double err05 = (flat(test::checkpoint_ema(posthoc_ema_checkpoint(dir + "/a", 0.05, dir + "/a_005.pt", false).out)) - want).norm().item<double>();
   INFO("|rec(0.10) - tracked(0.10)| " << err << ", |tracked(0.05) - tracked(0.10)| " << err05 << ", |tracked(0.15) - tracked(0.10)| "
                                       << (flat(a) - want).norm().item<double>() << ", profile error " << rec.fit.rel_error);
   CHECK(err < 0.25 * err05);
@@ -130,7 +119,7 @@ TEST_CASE("scorelab ema: the stored width at the last step is the tracked EMA, a
   // The written checkpoint samples like any other (its EMA is the reconstruction).
   Loaded l = load_for_inference(rec.out, {"sample.n=50"});
   CHECK(at::allclose(l.model->module()->parameters()[0].to(at::kDouble).reshape(-1),
-                     flat(ema_of(rec.out)).narrow(0, 0, l.model->module()->parameters()[0].numel()), 1e-6, 1e-7));
+                     flat(test::checkpoint_ema(rec.out)).narrow(0, 0, l.model->module()->parameters()[0].numel()), 1e-6, 1e-7));
   // Errors: no snapshots, a width out of range, an existing output.
   run_tiny(dir, "none", 50, {});
   CHECK_THROWS_AS(posthoc_ema_checkpoint(dir + "/none", 0.1, "", false), DataError);
