@@ -112,8 +112,33 @@ at::Tensor NoiseSource::normal_like(const at::Tensor& x, int64_t stream) const {
   return counter_normal(seed, indices, stream, x.sizes().slice(1), x.scalar_type()).to(x.device());
 }
 
+at::Tensor NoiseSource::brownian_like(const at::Tensor& x, double t) const {
+  TORCH_CHECK(brownian_T > 0 && t >= 0 && t <= brownian_T, "NoiseSource: Brownian path on [0, ", brownian_T,
+              "] asked for t = ", t);
+  TORCH_CHECK(indices.defined() && indices.size(0) == x.size(0), "NoiseSource: indices for a batch of ", x.size(0));
+  const at::IntArrayRef shape = x.sizes().slice(1);
+  auto normal = [&](int64_t node) { return counter_normal(seed, indices, kBrownianStream + node, shape, at::kDouble); };
+  double a = 0, b = brownian_T;
+  at::Tensor wb = std::sqrt(brownian_T) * normal(0);
+  at::Tensor wa = at::zeros_like(wb);
+  if (t == a) return wa.to(x.device());
+  int64_t node = 1;
+  for (int d = 0; d < kBrownianDepth && t != b; ++d) {
+    const double m = 0.5 * (a + b);
+    at::Tensor wm = 0.5 * (wa + wb) + std::sqrt(0.25 * (b - a)) * normal(node);
+    if (t < m) {
+      b = m, wb = wm, node = 2 * node;
+    } else {
+      a = m, wa = wm, node = 2 * node + 1;
+    }
+    if (t == a) return wa.to(x.device());
+  }
+  if (t == b) return wb.to(x.device());
+  return (wa + ((t - a) / (b - a)) * (wb - wa)).to(x.device());
+}
+
 NoiseSource NoiseSource::range(uint64_t seed, int64_t first, int64_t count, const c10::Device& device) {
-  return NoiseSource{seed, at::arange(first, first + count, at::TensorOptions().dtype(at::kLong).device(device))};
+  return NoiseSource{seed, at::arange(first, first + count, at::TensorOptions().dtype(at::kLong).device(device)), 0.0};
 }
 
 }  // namespace scorelab

@@ -22,12 +22,25 @@ at::Tensor counter_normal_ops(uint64_t seed, const at::Tensor& indices, int64_t 
 // The noise a sampler draws: a seed and the global indices of the samples in this batch.
 // Stream 0 is the starting noise x_T; step k of a sampler uses stream k + 1 (and
 // stream + kSubStream * j for its j-th extra draw in one step).
+//
+// Brownian-tree noise (`sample.noise: brownian_tree`): with brownian_T > 0, a sampler's step
+// noise is the normalised increment (W(t_k) - W(t_{k+1})) / sqrt(t_k - t_{k+1}) of one Brownian
+// path W per sample on [0, brownian_T], so runs with different step counts share one path.
+// W(t) is a pure function of (seed, sample index, t): W(T) = sqrt(T) z_0, and each dyadic
+// midpoint m of [a, b] is the Brownian bridge W(m) = (W(a) + W(b)) / 2 + sqrt((b - a) / 4) z_node,
+// its normal z_node from stream kBrownianStream + node (the node's heap index); below depth
+// kBrownianDepth (intervals of T / 2^24) W is interpolated linearly. Computed in float64.
 struct NoiseSource {
   uint64_t seed = 0;
   at::Tensor indices;  // int64 [B]
+  double brownian_T = 0;  // > 0: step noise from the Brownian path on [0, brownian_T]
   static constexpr int64_t kSubStream = 1 << 20;
+  static constexpr int64_t kBrownianStream = int64_t{1} << 40;
+  static constexpr int kBrownianDepth = 24;
 
   at::Tensor normal_like(const at::Tensor& x, int64_t stream) const;
+  // W(t) for every sample, shaped like x, float64 on x's device.
+  at::Tensor brownian_like(const at::Tensor& x, double t) const;
   static NoiseSource range(uint64_t seed, int64_t first, int64_t count, const c10::Device& device);
 };
 

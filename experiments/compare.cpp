@@ -15,6 +15,7 @@
 #include "core/device.h"
 #include "core/fsutil.h"
 #include "core/h5log.h"
+#include "experiments/compare_order.h"
 #include "experiments/inference.h"
 #include "experiments/evaluation/evaluation.h"
 #include "experiments/report/figure.h"
@@ -238,7 +239,7 @@ std::vector<CompareRow> run_compare(const std::string& path, const std::vector<s
       labels.where = sc.where("");
       if (sc.has("classes"))
         sc.fail("classes", "the same labels go with the same x_T in every row: set sample.classes in `overrides`");
-      samplers.push_back(reg.sampler.build(sc, "euler_maruyama", *ex0.sde));
+      samplers.push_back(build_sampler(reg, sc, *ex0.sde));
       sc.get_int("n", n, 1);
       batch_sizes.push_back(sc.get_int("batch_size", 0, 0));
       if (sc.get_bool("use_ema", ex0.sample.use_ema) != ex0.sample.use_ema)
@@ -250,7 +251,22 @@ std::vector<CompareRow> run_compare(const std::string& path, const std::vector<s
       cmp.fail("samplers." + std::to_string(s.entry), std::string("this sampler's settings: ") + e.what());
     }
   }
-  const std::vector<std::string> columns = Evaluator::metric_names(ex0, reg.metric);
+  // `reference:` a deterministic sampler solved accurately from the same x_T (e.g. RK45 at
+  // rtol 1e-10): every row gets the columns ref_median and ref_rmse (the median and RMS of the
+  // per-sample distances), and deterministic entries an empirical order fitted on ref_median.
+  std::shared_ptr<const Sampler> reference;
+  if (cmp.has("reference")) {
+    Config rc = cmp.at("reference");
+    try {
+      std::shared_ptr<Sampler> r = build_sampler(reg, rc, *ex0.sde);
+      if (r->stochastic()) rc.fail("type", "the reference must be deterministic (an ODE solver), not '" + r->name() + "' with noise");
+      reference = r;
+    } catch (const ConfigError& e) {
+      cmp.fail("reference", e.what());
+    }
+  }
+  std::vector<std::string> columns = Evaluator::metric_names(ex0, reg.metric);
+  if (reference) columns.insert(columns.end(), {"ref_median", "ref_rmse"});
   const std::string quality = cmp.get_string("quality", ex0.eval.headline);
   if (std::find(columns.begin(), columns.end(), quality) == columns.end())
     cmp.fail("quality", "'" + quality + "' is not a metric of this comparison's data");
@@ -271,8 +287,18 @@ std::vector<CompareRow> run_compare(const std::string& path, const std::vector<s
   // metrics and seconds are means over the repeats, with the metrics' standard errors.
   std::vector<CompareRow> rows;
   std::vector<at::Tensor> samples;  // repeat 0's
+  std::vector<at::Tensor> ref_x;    // the reference solution of each repeat
+  for (int64_t k = 0; reference && k < repeats; ++k)
+    ref_x.push_back(draw_samples(*reference, *loaded.model, n, 0, static_cast<uint64_t>(seed + k), ex0.data->sample_shape(),
+                                 opts, "reference (" + std::to_string(k + 1) + "/" + std::to_string(repeats) + ")",
+                                 ex0.sample.classes, ex0.sample.guidance)
+                        .x);
   for (size_t i = 0; i < settings.size(); ++i) {
-    CompareRow row{settings[i].sampler, settings[i].label, 0, 0, {}, {}, {}};
+    // The canonical sampler name (an alias such as dpmpp_2m is recorded in the settings).
+    const std::string canonical = samplers[i]->name();
+    std::string label = settings[i].label;
+    if (canonical != settings[i].sampler) label = "alias " + settings[i].sampler + (label.empty() ? "" : ", " + label);
+    CompareRow row{canonical, label, 0, 0, {}, {}, {}};
     std::vector<std::vector<double>>& per_repeat = row.per_repeat;
     for (int64_t k = 0; k < repeats; ++k) {
       const std::string label = repeats > 1 ? settings[i].sampler + " (" + std::to_string(k + 1) + "/" +
@@ -280,7 +306,12 @@ std::vector<CompareRow> run_compare(const std::string& path, const std::vector<s
                                             : settings[i].sampler;
       SampleResult r = draw_samples(*samplers[i], *loaded.model, n, batch_sizes[i], static_cast<uint64_t>(seed + k),
                                     ex0.data->sample_shape(), opts, label, ex0.sample.classes, guidance[i]);
-      const Metrics m = ev.score(r.x, 0, r.labels);
+      Metrics m = ev.score(r.x, 0, r.labels);
+      if (reference) {
+        const PairedDistance d = paired_distance(r.x, ref_x[k]);
+        m.emplace_back("ref_median", d.median);
+        m.emplace_back("ref_rmse", d.rms);
+      }
       if (k == 0) {
         row.metrics = m;
         per_repeat.resize(m.size());
@@ -297,6 +328,22 @@ std::vector<CompareRow> run_compare(const std::string& path, const std::vector<s
     }
     rows.push_back(row);
   }
+
+  // Empirical orders: each deterministic entry with several step counts, against the reference.
+  std::vector<OrderLine> orders;
+  for (size_t i = 0; reference && i < rows.size(); ++i) {
+    if (samplers[i]->stochastic()) continue;
+    if (orders.empty() || i == 0 || settings[i].entry != settings[i - 1].entry || samplers[i - 1]->stochastic())
+      orders.push_back({rows[i].sampler, settings[i].fixed, {}, {}, 0});
+    orders.back().nfe.push_back(static_cast<double>(rows[i].nfe));
+    orders.back().err.push_back(metric_value(rows[i].metrics, "ref_median"));
+  }
+  orders.erase(std::remove_if(orders.begin(), orders.end(),
+                              [](OrderLine& l) {
+                                l.order = fitted_order(l.nfe, l.err);
+                                return std::isnan(l.order);
+                              }),
+               orders.end());
 
   // Outputs: Markdown, CSV, HDF5, plots.
   fs::create_directories(out_dir);
@@ -364,6 +411,14 @@ std::vector<CompareRow> run_compare(const std::string& path, const std::vector<s
                        " Baselines:";
   for (const auto& [k, v] : ev.baselines()) header += " " + k + " " + fmt(v) + ";";
   header += "\n\n";
+  if (reference) {
+    md << "\n## Order of convergence\n\nref_median, ref_rmse: the median and the RMS of the per-sample distances "
+              "||x_i - ref_i|| to the reference solution (" +
+              reference->name() +
+              ", same x_T). Order: minus the least-squares slope of log ref_median against log NFE over each "
+              "deterministic entry's rows (error ~ NFE^-order).\n\n"
+       << (orders.empty() ? std::string("(no deterministic entry with several step counts)\n") : order_table(orders));
+  }
   atomic_write_text(out_dir + "/compare.md", header + md.str());
   atomic_write_text(out_dir + "/compare.csv", csv.str());
   {
@@ -388,11 +443,23 @@ std::vector<CompareRow> run_compare(const std::string& path, const std::vector<s
       cols.push_back(TableColumn::of(rows[0].metrics[k].first + "_se", e));
     }
     h5.table("compare", cols);
+    if (!orders.empty()) {
+      std::vector<std::string> os, ol;
+      std::vector<double> lo, hi, order;
+      for (const auto& l : orders) {
+        os.push_back(l.sampler), ol.push_back(l.settings), order.push_back(l.order);
+        lo.push_back(l.nfe.front()), hi.push_back(l.nfe.back());
+      }
+      h5.table("order", {TableColumn::of("sampler", os), TableColumn::of("settings", ol), TableColumn::of("nfe_min", lo),
+                         TableColumn::of("nfe_max", hi), TableColumn::of("order", order)});
+    }
     for (size_t i = 0; i < rows.size(); ++i)
       h5.array("compare/samples/" + std::to_string(i), samples[i],
                {{"sampler", rows[i].sampler}, {"settings", rows[i].settings}}, {{"nfe", static_cast<double>(rows[i].nfe)}});
+    if (reference) h5.array("compare/reference", ref_x[0], {{"sampler", reference->name()}}, {});
     h5.commit();
   }
+  plot_error_vs_nfe(out_dir + "/error_vs_nfe.png", orders, "distance to the reference ODE solution: " + path);
   plot_compare(out_dir, ex0.data->is_image(), ref.slice(0, 0, std::min<int64_t>(ref.size(0), n)), samples, settings,
                rows, quality, ev.baselines(), path);
   std::cout << header << md.str() << "\nwritten to " << out_dir << "/\n";

@@ -16,12 +16,16 @@
 #include "sde/ddpm.h"
 #include "sde/ve.h"
 #include "sde/vp.h"
+#include "solvers/adams.h"
+#include "solvers/ancestral_sigma.h"
+#include "solvers/dpm_singlestep.h"
 #include "solvers/dpm_solver.h"
 #include "solvers/edm.h"
 #include "solvers/euler_maruyama.h"
 #include "solvers/langevin.h"
 #include "solvers/ode.h"
 #include "solvers/steps.h"
+#include "solvers/unipc.h"
 
 namespace scorelab {
 namespace {
@@ -180,6 +184,24 @@ void register_builtin(Registries& r) {
   r.sampler.add("ode", ode_sampler_from);
   r.sampler.add("edm", edm_sampler_from);
   r.sampler.add("dpm_solver_2m", dpm_solver_2m_sampler_from);
+  r.sampler.add("dpm_solver_2m_sde", dpm_solver_2m_sde_sampler_from);
+  r.sampler.add("dpm_solver_3m_sde", dpm_solver_3m_sde_sampler_from);
+  r.sampler.add("dpm_solver_2s_ancestral", dpm_solver_2s_ancestral_sampler_from);
+  r.sampler.add("dpm_solver", dpm_solver_sampler_from);
+  r.sampler.add("dpm_solver_adaptive", dpm_solver_adaptive_sampler_from);
+  r.sampler.add("euler_ancestral", euler_ancestral_sampler_from);
+  r.sampler.add("unipc", unipc_sampler_from);
+  r.sampler.add("lms", lms_sampler_from);
+  r.sampler.add("deis", deis_sampler_from);
+  // Other libraries' names for the same updates (docs/samplers.md, "Name map"); the sampler
+  // records its canonical name.
+  const std::map<std::string, Registry<Sampler, const SDE&>::Factory> factories{
+      {"euler_ancestral", euler_ancestral_sampler_from}, {"edm", edm_sampler_from},
+      {"dpm_solver_2m", dpm_solver_2m_sampler_from},     {"dpm_solver_2m_sde", dpm_solver_2m_sde_sampler_from},
+      {"dpm_solver_3m_sde", dpm_solver_3m_sde_sampler_from},
+      {"dpm_solver_2s_ancestral", dpm_solver_2s_ancestral_sampler_from},
+      {"dpm_solver_adaptive", dpm_solver_adaptive_sampler_from}, {"unipc", unipc_sampler_from}};
+  for (const auto& [alias, canonical] : sampler_aliases()) r.sampler.add(alias, factories.at(canonical));
 
   r.metric.add(sliced_w2_metric());
   r.metric.add(mmd2_metric());
@@ -189,6 +211,33 @@ void register_builtin(Registries& r) {
   r.metric.add(nll_target_metric());
   r.metric.add(fd_metric());
   r.metric.add(class_accuracy_metric());
+}
+
+const std::vector<std::pair<std::string, std::string>>& sampler_aliases() {
+  static const std::vector<std::pair<std::string, std::string>> aliases{
+      {"euler", "euler_ancestral"},       // eta 0
+      {"heun", "edm"},                    // churn 0
+      {"dpmpp_2m", "dpm_solver_2m"},
+      {"dpmpp_2m_sde", "dpm_solver_2m_sde"},
+      {"dpmpp_3m_sde", "dpm_solver_3m_sde"},
+      {"dpmpp_2s_ancestral", "dpm_solver_2s_ancestral"},
+      {"dpm_adaptive", "dpm_solver_adaptive"},
+      {"uni_pc", "unipc"},                // variant bh1 (ComfyUI's k-diffusion fork)
+      {"uni_pc_bh2", "unipc"},            // variant bh2
+  };
+  return aliases;
+}
+
+std::shared_ptr<Sampler> build_sampler(const Registries& reg, const Config& sample, const SDE& sde) {
+  std::shared_ptr<Sampler> s = reg.sampler.build(sample, "euler_maruyama", sde);
+  if (sample.get_choice("noise", "independent", {"independent", "brownian_tree"}) == "brownian_tree") {
+    if (!s->stochastic())
+      sample.fail("noise", "sampler '" + s->name() + "' draws no step noise with these settings: brownian_tree does not apply");
+    if (s->name() == "annealed_langevin")
+      sample.fail("noise", "annealed Langevin's draws are Langevin moves at fixed levels, not increments of one path");
+    s->use_brownian_noise(true);
+  }
+  return s;
 }
 
 const Registries& builtin_registries() {

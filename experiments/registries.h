@@ -39,4 +39,13 @@ struct Registries {
 void register_builtin(Registries& r);
 const Registries& builtin_registries();  // built once, with register_builtin
 
+// k-diffusion's sampler names accepted as `sample.type` (alias -> canonical sampler); `euler`,
+// `heun`, `uni_pc` and `uni_pc_bh2` also fix one setting (docs/samplers.md, "Name map").
+const std::vector<std::pair<std::string, std::string>>& sampler_aliases();
+
+// The sampler of a `sample:` section (default type euler_maruyama) with its step noise,
+// `noise: independent | brownian_tree` (core/noise.h); Brownian-tree noise is refused for
+// samplers that draw no step noise and for annealed Langevin (its draws are not increments).
+std::shared_ptr<Sampler> build_sampler(const Registries& reg, const Config& sample, const SDE& sde);
+
 }  // namespace scorelab

@@ -207,7 +207,7 @@ RunSpec RunSpec::from(const Config& cfg, const std::string& default_name, const 
   }
   if (sde_ok)
     section([&] {
-      reg.sampler.check(cfg.at("sample"), "euler_maruyama", *s.sde);
+      build_sampler(reg, cfg.at("sample"), *s.sde);
       Config sample = cfg.at("sample");
       s.sample.n = sample.get_int("n", s.sample.n, 1);
       s.sample.batch_size = sample.get_int("batch_size", s.sample.batch_size, 0);

@@ -63,7 +63,7 @@ std::shared_ptr<Sampler> edm_sampler_from(const Config& c, const SDE& sde) {
   EDMOptions o;
   GridSpec g = continuous_grid(c, sde, 18, "karras");
   o.steps = g.grid.size(0) - 1;
-  o.churn = c.get_double("churn", 0.0, 0.0);
+  o.churn = c.get_string("type", "edm") == "heun" ? fixed_by_alias(c, "churn", 0.0, "edm") : c.get_double("churn", 0.0, 0.0);
   o.s_tmin = c.get_double("s_tmin", 0.0, 0.0);
   o.s_tmax = c.get_double("s_tmax", o.s_tmax, 0.0);
   o.s_noise = c.get_double("s_noise", 1.0, 0.0);

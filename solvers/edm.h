@@ -30,6 +30,7 @@ class EDMStep : public StepRule {
   // schedule columns sigma_hat, t_hat, alpha_hat.
   void prepare(const ScoreModel& model, Schedule& s) const override;
   at::Tensor step(const ScoreModel& model, const at::Tensor& x, StepContext& ctx) const override;
+  bool stochastic() const override { return o_.churn > 0 && o_.s_noise > 0; }
 
  private:
   EDMOptions o_;

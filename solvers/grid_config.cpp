@@ -47,4 +47,18 @@ GridSpec chain_grid(const Config& c, const DDPMChain& chain, int64_t default_ste
   return g;
 }
 
+std::string fixed_by_alias(const Config& c, const std::string& key, const std::string& value, const std::string& canonical) {
+  if (c.has(key))
+    c.fail(key, "type '" + c.get_string("type") + "' is " + canonical + " with " + key + " " + value + "; to set " + key +
+                    " use type: " + canonical);
+  return value;
+}
+
+double fixed_by_alias(const Config& c, const std::string& key, double value, const std::string& canonical) {
+  std::ostringstream os;
+  os << value;
+  fixed_by_alias(c, key, os.str(), canonical);
+  return value;
+}
+
 }  // namespace scorelab

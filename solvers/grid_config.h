@@ -1,5 +1,7 @@
 // The time grid of a sampler from its `sample:` section, shared by every sampler factory.
 #pragma once
+#include <string>
+
 #include <ATen/core/Tensor.h>
 
 namespace scorelab {
@@ -20,5 +22,10 @@ GridSpec continuous_grid(const Config& c, const SDE& sde, int64_t default_steps,
 // `steps` of a DDPM chain's N, spaced uniformly or quadratically (DDIM sec. 5 / app. D.2), as
 // times i/N, then t = 0 where the last step returns the Tweedie estimate x0_hat.
 GridSpec chain_grid(const Config& c, const DDPMChain& chain, int64_t default_steps);
+
+// A k-diffusion alias that stands for a sampler with one setting fixed (`euler` is
+// euler_ancestral with eta 0): `value`, or a config error if the section sets `key` itself.
+double fixed_by_alias(const Config& c, const std::string& key, double value, const std::string& canonical);
+std::string fixed_by_alias(const Config& c, const std::string& key, const std::string& value, const std::string& canonical);
 
 }  // namespace scorelab

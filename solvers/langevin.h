@@ -25,6 +25,7 @@ class AnnealedLangevinStep : public StepRule {
       : step_lr_(step_lr), sigma_last_(sigma_last), n_(steps_per_level) {}
   // Runs the level at time t_k (t_{k+1} is the next level; it is not used).
   at::Tensor step(const ScoreModel& model, const at::Tensor& x, StepContext& ctx) const override;
+  bool stochastic() const override { return true; }
 
  private:
   double step_lr_, sigma_last_;
@@ -38,6 +39,7 @@ class PredictorCorrectorStep : public StepRule {
   std::unique_ptr<RuleState> state() const override { return predictor_->state(); }
   void prepare(const ScoreModel& model, Schedule& s) const override { predictor_->prepare(model, s); }
   at::Tensor step(const ScoreModel& model, const at::Tensor& x, StepContext& ctx) const override;
+  bool stochastic() const override { return n_ > 0 || predictor_->stochastic(); }
 
  private:
   std::shared_ptr<const StepRule> predictor_;

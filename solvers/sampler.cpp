@@ -1,6 +1,7 @@
 #include "solvers/sampler.h"
 
 #include <chrono>
+#include <cmath>
 #include <optional>
 
 #include <ATen/ATen.h>
@@ -13,6 +14,15 @@ namespace scorelab {
 
 void StepContext::record_score(const at::Tensor& x, const at::Tensor& s) {
   if (want_x0) x0 = (x + (sigma() * sigma()) * s) / alpha();
+}
+
+at::Tensor StepContext::normal_like(const at::Tensor& x, int64_t j) const {
+  if (noise.brownian_T > 0 && j == 0) {
+    const double t0 = t(), t1 = t_next();
+    at::Tensor dw = noise.brownian_like(x, t0) - noise.brownian_like(x, t1);
+    return (dw / std::sqrt(t0 - t1)).to(x.scalar_type());
+  }
+  return noise.normal_like(x, (k + 1) + NoiseSource::kSubStream * j);
 }
 
 SamplingModeGuard::SamplingModeGuard(const ScoreModel& model) {
@@ -31,8 +41,10 @@ Schedule Sampler::schedule(const ScoreModel& model, const at::TensorOptions& opt
   return s;
 }
 
-SampleResult Sampler::sample(const ScoreModel& model, const at::Tensor& x_T, const NoiseSource& noise,
+SampleResult Sampler::sample(const ScoreModel& model, const at::Tensor& x_T, const NoiseSource& noise_in,
                              const StepObserver& observer) const {
+  NoiseSource noise = noise_in;
+  if (brownian_) noise.brownian_T = model.sde().T();
   SamplingModeGuard mode(model);
   auto t0 = std::chrono::steady_clock::now();
   const int64_t nfe0 = model.nfe();

@@ -67,10 +67,9 @@ struct StepContext {
   double sigma_next() const { return schedule.sigma[k + 1]; }
   at::Tensor time(const at::Tensor& x) const { return schedule.time(k, x.size(0)); }
   at::Tensor time_next(const at::Tensor& x) const { return schedule.time(k + 1, x.size(0)); }
-  // The step's j-th standard normal draw (stream k + 1 + kSubStream j; DESIGN.md, noise).
-  at::Tensor normal_like(const at::Tensor& x, int64_t j = 0) const {
-    return noise.normal_like(x, (k + 1) + NoiseSource::kSubStream * j);
-  }
+  // The step's j-th standard normal draw (stream k + 1 + kSubStream j; DESIGN.md, noise). With
+  // Brownian-tree noise, draw 0 is the path's normalised increment over [t_{k+1}, t_k].
+  at::Tensor normal_like(const at::Tensor& x, int64_t j = 0) const;
   // Records the denoised estimate from a score s at (x, t_k): Tweedie, x0 = (x + sigma^2 s) / alpha.
   void record_score(const at::Tensor& x, const at::Tensor& s);
   template <class S>
@@ -86,6 +85,9 @@ class StepRule {
   // Adds per-step columns to the schedule before the loop (once per run).
   virtual void prepare(const ScoreModel& /*model*/, Schedule& /*schedule*/) const {}
   virtual at::Tensor step(const ScoreModel& model, const at::Tensor& x, StepContext& ctx) const = 0;
+  // Whether a step draws noise (with these options): Brownian-tree noise and the distance to a
+  // reference ODE solution only mean something for rules that do / do not.
+  virtual bool stochastic() const { return false; }
 };
 
 // The autograd mode of sampling: InferenceMode (no autograd bookkeeping at all) unless the
@@ -105,6 +107,13 @@ class Sampler {
  public:
   Sampler(std::string name, at::Tensor grid, std::shared_ptr<const StepRule> rule, bool denoise_final);
   const std::string& name() const { return name_; }
+  const std::shared_ptr<const StepRule>& rule() const { return rule_; }
+  const at::Tensor& grid() const { return grid_; }
+  bool denoise_final() const { return denoise_final_; }
+  bool stochastic() const { return rule_->stochastic(); }
+  // Step noise from one Brownian path per sample (`sample.noise: brownian_tree`, core/noise.h).
+  void use_brownian_noise(bool on) { brownian_ = on; }
+  bool brownian_noise() const { return brownian_; }
   SampleResult sample(const ScoreModel& model, const at::Tensor& x_T, const NoiseSource& noise,
                       const StepObserver& observer = {}) const;
   // The schedule a run on `model` with x_T's dtype and device uses (built once per run).
@@ -115,6 +124,7 @@ class Sampler {
   at::Tensor grid_;  // float64 [K + 1], decreasing
   std::shared_ptr<const StepRule> rule_;
   bool denoise_final_;
+  bool brownian_ = false;
 };
 
 // Starting noise x_T ~ prior for samples [first, first + count), keyed by (seed, index).

@@ -28,6 +28,7 @@ class AncestralStep : public StepRule {
  public:
   explicit AncestralStep(bool beta_tilde) : beta_tilde_(beta_tilde) {}
   at::Tensor step(const ScoreModel& model, const at::Tensor& x, StepContext& ctx) const override;
+  bool stochastic() const override { return true; }
 
  private:
   bool beta_tilde_;
@@ -39,6 +40,7 @@ class DDIMStep : public StepRule {
  public:
   explicit DDIMStep(double eta) : eta_(eta) {}
   at::Tensor step(const ScoreModel& model, const at::Tensor& x, StepContext& ctx) const override;
+  bool stochastic() const override { return eta_ > 0; }
 
  private:
   double eta_;
@@ -49,6 +51,7 @@ class DDIMStep : public StepRule {
 class ReverseDiffusionStep : public StepRule {
  public:
   at::Tensor step(const ScoreModel& model, const at::Tensor& x, StepContext& ctx) const override;
+  bool stochastic() const override { return true; }
 };
 
 // Leaves x unchanged (the "none" predictor of predictor–corrector sampling).

@@ -5,6 +5,8 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <map>
+#include <memory>
 
 #include <ATen/ATen.h>
 
@@ -78,18 +80,37 @@ at::Tensor run_sampler(const GaussianMixture& g, const std::string& sde_yaml, co
 }
 
 // The sampler at `good` reaches the floor on both targets; at `bad` (if given) it does not.
+// A target's reference set, floor and exact component masses: the same for every sampler, so
+// computed once per target.
+struct Baseline {
+  std::shared_ptr<SlicedW2Reference> ref;
+  Floor floor;
+  at::Tensor exact_mass;
+};
+const Baseline& baseline(const Target& tg) {
+  static std::map<std::string, Baseline> cache;
+  auto it = cache.find(tg.name);
+  if (it != cache.end()) return it->second;
+  at::Generator gen = make_generator(99);
+  at::Generator proj = make_generator(77);
+  Baseline b;
+  b.ref = std::make_shared<SlicedW2Reference>(tg.gmm.sample(20000, gen), 256, proj);
+  b.floor = measure_floor(tg.gmm, *b.ref);
+  b.exact_mass = component_mass(tg.gmm, tg.gmm.sample(kN, gen));
+  return cache.emplace(tg.name, b).first->second;
+}
+
 void check_converges(const std::string& sde_yaml, const std::string& good, const std::string& bad = "") {
   for (const Target& tg : {target_2d(), target_16d()}) {
     INFO(tg.name << " target, sde " << sde_yaml);
-    at::Generator gen = make_generator(99);
-    at::Generator proj = make_generator(77);
-    SlicedW2Reference ref(tg.gmm.sample(20000, gen), 256, proj);
-    Floor floor = measure_floor(tg.gmm, ref);
+    const Baseline& base = baseline(tg);
+    const SlicedW2Reference& ref = *base.ref;
+    const Floor floor = base.floor;
     at::Tensor x = run_sampler(tg.gmm, sde_yaml, good);
     double d = ref.distance(x);
     INFO("sampler " << good << ": SW2 " << d << ", floor " << floor.mean << " +- " << floor.sd);
     CHECK(d < floor.mean + 4 * floor.sd);
-    at::Tensor exact_mass = component_mass(tg.gmm, tg.gmm.sample(kN, gen));
+    const at::Tensor& exact_mass = base.exact_mass;
     at::Tensor mass = component_mass(tg.gmm, x);
     at::Tensor se = at::sqrt(2 * tg.gmm.weights * (1 - tg.gmm.weights) / kN);
     INFO("component mass " << mass << " exact " << exact_mass);
@@ -138,4 +159,27 @@ TEST_CASE("EDM's stochastic Heun sampler converges to the target", "[solvers][co
 }
 TEST_CASE("DPM-Solver++(2M) converges to the target", "[solvers][convergence]") {
   check_converges("{type: vp}", "{type: dpm_solver_2m, steps: 30}", "{type: dpm_solver_2m, steps: 3}");
+}
+TEST_CASE("Euler ancestral and DPM-Solver++(2S) ancestral converge to the target", "[solvers][convergence]") {
+  check_converges("{type: vp}", "{type: euler, steps: 100}", "{type: euler, steps: 3}");
+  check_converges("{type: vp}", "{type: euler_ancestral, steps: 500}", "{type: euler_ancestral, steps: 5}");
+  check_converges("{type: ve, sigma_min: 0.01, sigma_max: 20}", "{type: dpm_solver_2s_ancestral, steps: 40}",
+                  "{type: dpm_solver_2s_ancestral, steps: 2}");
+}
+TEST_CASE("DPM-Solver++(2M) SDE and (3M) SDE converge to the target", "[solvers][convergence]") {
+  check_converges("{type: vp}", "{type: dpm_solver_2m_sde, steps: 40}", "{type: dpm_solver_2m_sde, steps: 3}");
+  check_converges("{type: ve, sigma_min: 0.01, sigma_max: 20}", "{type: dpm_solver_2m_sde, steps: 40, solver_type: heun}");
+  check_converges("{type: vp}", "{type: dpm_solver_3m_sde, steps: 40}", "{type: dpm_solver_3m_sde, steps: 3}");
+}
+TEST_CASE("single-step DPM-Solver of orders 1-3 and its adaptive variant converge to the target", "[solvers][convergence]") {
+  check_converges("{type: vp}", "{type: dpm_solver, order: 1, steps: 100}", "{type: dpm_solver, order: 1, steps: 3}");
+  check_converges("{type: vp}", "{type: dpm_solver, order: 2, steps: 30}", "{type: dpm_solver, order: 2, steps: 2}");
+  check_converges("{type: vp}", "{type: dpm_solver, order: 3, steps: 15}", "{type: dpm_solver, order: 3, steps: 1}");
+  check_converges("{type: vp}", "{type: dpm_solver_adaptive, rtol: 1.0e-3, atol: 1.0e-3}");
+}
+TEST_CASE("UniPC, LMS and DEIS converge to the target", "[solvers][convergence]") {
+  check_converges("{type: vp}", "{type: unipc, steps: 30}", "{type: unipc, steps: 3}");
+  check_converges("{type: vp}", "{type: unipc, variant: bh1, order: 3, steps: 30}");
+  check_converges("{type: vp}", "{type: lms, steps: 30}", "{type: lms, steps: 3}");
+  check_converges("{type: ve, sigma_min: 0.01, sigma_max: 20}", "{type: deis, steps: 30}", "{type: deis, steps: 3}");
 }

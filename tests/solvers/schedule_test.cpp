@@ -114,7 +114,9 @@ TEST_CASE("step rules keep no state between runs: interleaved runs equal sequent
   auto vp = std::make_shared<VPSDE>();
   Linear model(vp, Parameterization::x0);
   for (const char* yaml : {"sample: {type: dpm_solver_2m, steps: 8}\n", "sample: {type: ode, method: rk45}\n",
-                           "sample: {type: edm, steps: 6, churn: 5}\n"}) {
+                           "sample: {type: edm, steps: 6, churn: 5}\n", "sample: {type: unipc, steps: 6, order: 3}\n",
+                           "sample: {type: lms, steps: 6}\n", "sample: {type: deis, steps: 6}\n",
+                           "sample: {type: dpm_solver_3m_sde, steps: 6}\n", "sample: {type: dpm_solver_adaptive}\n"}) {
     INFO(yaml);
     auto sampler = build(yaml, *vp);
     NoiseSource na = NoiseSource::range(1, 0, 8, c10::Device(c10::kCPU));
@@ -149,4 +151,17 @@ TEST_CASE("the observer sees the denoised estimate of every step", "[solvers][sc
     ++seen;
   });
   CHECK(seen == 4);
+  // Every other step rule reports its estimate too.
+  for (const char* type : {"euler_ancestral", "dpm_solver_2s_ancestral", "dpm_solver_2m_sde", "dpm_solver_3m_sde",
+                           "dpm_solver", "unipc", "lms", "deis", "edm", "dpm_solver_2m", "ode"}) {
+    INFO(type);
+    auto s2 = build(std::string("sample: {type: ") + type + "}\n", *vp);
+    int64_t defined = 0, steps = 0;
+    s2->sample(model, x, noise, [&](const StepInfo& s) {
+      defined += s.x0.defined() && at::isfinite(s.x0).all().item<bool>();
+      ++steps;
+    });
+    CHECK(steps > 0);
+    CHECK(defined == steps);
+  }
 }
