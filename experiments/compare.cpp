@@ -239,7 +239,7 @@ std::vector<CompareRow> run_compare(const std::string& path, const std::vector<s
       labels.where = sc.where("");
       if (sc.has("classes"))
         sc.fail("classes", "the same labels go with the same x_T in every row: set sample.classes in `overrides`");
-      samplers.push_back(build_sampler(reg, sc, *ex0.sde));
+      samplers.push_back(build_sampler(reg, sc, *ex0.sde, ex0.data->sample_shape()));
       sc.get_int("n", n, 1);
       batch_sizes.push_back(sc.get_int("batch_size", 0, 0));
       if (sc.get_bool("use_ema", ex0.sample.use_ema) != ex0.sample.use_ema)
@@ -258,7 +258,7 @@ std::vector<CompareRow> run_compare(const std::string& path, const std::vector<s
   if (cmp.has("reference")) {
     Config rc = cmp.at("reference");
     try {
-      std::shared_ptr<Sampler> r = build_sampler(reg, rc, *ex0.sde);
+      std::shared_ptr<Sampler> r = build_sampler(reg, rc, *ex0.sde, ex0.data->sample_shape());
       if (r->stochastic()) rc.fail("type", "the reference must be deterministic (an ODE solver), not '" + r->name() + "' with noise");
       reference = r;
     } catch (const ConfigError& e) {

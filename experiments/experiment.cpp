@@ -31,7 +31,7 @@ Experiment build_experiment(const RunSpec& spec, const Registries& reg) {
   Config model = cfg.at("model");
   ex.make_model = [regp, model, ctx]() { return regp->model.build(model, "mlp", ctx); };
   ex.loss = reg.loss.build(cfg.at("loss"), "dsm", LossContext{ex.sde, ex.data_info.shape});
-  ex.sampler = build_sampler(reg, cfg.at("sample"), *ex.sde);
+  ex.sampler = build_sampler(reg, cfg.at("sample"), *ex.sde, ex.data_info.shape);
   return ex;
 }
 

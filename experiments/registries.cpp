@@ -22,6 +22,7 @@
 #include "solvers/dpm_solver.h"
 #include "solvers/edm.h"
 #include "solvers/euler_maruyama.h"
+#include "solvers/inpaint.h"
 #include "solvers/langevin.h"
 #include "solvers/ode.h"
 #include "solvers/steps.h"
@@ -228,7 +229,8 @@ const std::vector<std::pair<std::string, std::string>>& sampler_aliases() {
   return aliases;
 }
 
-std::shared_ptr<Sampler> build_sampler(const Registries& reg, const Config& sample, const SDE& sde) {
+std::shared_ptr<Sampler> build_sampler(const Registries& reg, const Config& sample, const SDE& sde,
+                                       const std::vector<int64_t>& sample_shape) {
   std::shared_ptr<Sampler> s = reg.sampler.build(sample, "euler_maruyama", sde);
   if (sample.get_choice("noise", "independent", {"independent", "brownian_tree"}) == "brownian_tree") {
     if (!s->stochastic())
@@ -237,6 +239,7 @@ std::shared_ptr<Sampler> build_sampler(const Registries& reg, const Config& samp
       sample.fail("noise", "annealed Langevin's draws are Langevin moves at fixed levels, not increments of one path");
     s->use_brownian_noise(true);
   }
+  if (sample.has("inpaint")) return with_inpainting(*s, inpaint_from(sample.at("inpaint"), sample_shape), sample);
   return s;
 }
 

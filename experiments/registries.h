@@ -44,8 +44,11 @@ const Registries& builtin_registries();  // built once, with register_builtin
 const std::vector<std::pair<std::string, std::string>>& sampler_aliases();
 
 // The sampler of a `sample:` section (default type euler_maruyama) with its step noise,
-// `noise: independent | brownian_tree` (core/noise.h); Brownian-tree noise is refused for
-// samplers that draw no step noise and for annealed Langevin (its draws are not increments).
-std::shared_ptr<Sampler> build_sampler(const Registries& reg, const Config& sample, const SDE& sde);
+// `noise: independent | brownian_tree` (core/noise.h; Brownian-tree noise is refused for
+// samplers that draw no step noise and for annealed Langevin, whose draws are not increments)
+// and, when the section has `inpaint:`, inpainting for samples of `sample_shape`
+// (solvers/inpaint.h).
+std::shared_ptr<Sampler> build_sampler(const Registries& reg, const Config& sample, const SDE& sde,
+                                       const std::vector<int64_t>& sample_shape);
 
 }  // namespace scorelab

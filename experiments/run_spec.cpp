@@ -207,7 +207,7 @@ RunSpec RunSpec::from(const Config& cfg, const std::string& default_name, const 
   }
   if (sde_ok)
     section([&] {
-      build_sampler(reg, cfg.at("sample"), *s.sde);
+      if (data_ok) build_sampler(reg, cfg.at("sample"), *s.sde, s.data_info.shape);
       Config sample = cfg.at("sample");
       s.sample.n = sample.get_int("n", s.sample.n, 1);
       s.sample.batch_size = sample.get_int("batch_size", s.sample.batch_size, 0);

@@ -27,7 +27,7 @@ void EulerAncestralStep::prepare(const ScoreModel&, Schedule& s) const {
 
 namespace {
 // Adds the step's noise s_noise sigma_up z to y (nothing when sigma_up = 0) and returns x.
-at::Tensor finish(at::Tensor y, const StepContext& ctx, double s_noise) {
+at::Tensor add_noise_and_scale(at::Tensor y, const StepContext& ctx, double s_noise) {
   const double up = ctx.schedule.extra.at("sigma_up")[ctx.k];
   if (up > 0) y = y + (up * s_noise) * ctx.normal_like(y);
   return ctx.alpha_next() * y;
@@ -40,7 +40,7 @@ at::Tensor EulerAncestralStep::step(const ScoreModel& model, const at::Tensor& x
   ctx.x0 = D;
   at::Tensor y = x / ctx.alpha();
   const double r = down / s_i;  // y + (down - s_i)(y - D)/s_i = r y + (1 - r) D
-  return finish(r * y + (1 - r) * D, ctx, o_.s_noise);
+  return add_noise_and_scale(r * y + (1 - r) * D, ctx, o_.s_noise);
 }
 
 void DPMSolver2SAncestralStep::prepare(const ScoreModel& model, Schedule& s) const {
@@ -66,11 +66,11 @@ at::Tensor DPMSolver2SAncestralStep::step(const ScoreModel& model, const at::Ten
   at::Tensor D = model.x0(x, ctx.time(x));
   ctx.x0 = D;
   at::Tensor y = x / ctx.alpha();
-  if (down <= 0) return finish(D, ctx, o_.s_noise);  // the step ends on the data: y' = D
+  if (down <= 0) return add_noise_and_scale(D, ctx, o_.s_noise);  // the step ends on the data: y' = D
   const double h = std::log(s_i / down), s_mid = s.extra.at("sigma_mid")[k];
   at::Tensor y2 = (s_mid / s_i) * y - std::expm1(-0.5 * h) * D;
   at::Tensor D2 = x0_at(model, s.extra.at("alpha_mid")[k] * y2, s.extra.at("t_mid")[k]);
-  return finish((down / s_i) * y - std::expm1(-h) * D2, ctx, o_.s_noise);
+  return add_noise_and_scale((down / s_i) * y - std::expm1(-h) * D2, ctx, o_.s_noise);
 }
 
 namespace {

@@ -59,6 +59,7 @@ SampleResult Sampler::sample(const ScoreModel& model, const at::Tensor& x_T, con
     if (observer) observer(StepInfo{k, K, sched.t[k], sched.t[k + 1], x, ctx.x0});
   }
   if (denoise_final_) x = model.x0(x, sched.time(K, x.size(0)));  // Tweedie
+  x = rule_->finish(x, noise);
   SampleResult r;
   r.x = x;
   r.nfe = model.nfe() - nfe0;

@@ -88,6 +88,9 @@ class StepRule {
   // Whether a step draws noise (with these options): Brownian-tree noise and the distance to a
   // reference ODE solution only mean something for rules that do / do not.
   virtual bool stochastic() const { return false; }
+  // Applied to the final samples, after the optional denoising step (inpainting puts the known
+  // values back); identity by default.
+  virtual at::Tensor finish(const at::Tensor& x, const NoiseSource& /*noise*/) const { return x; }
 };
 
 // The autograd mode of sampling: InferenceMode (no autograd bookkeeping at all) unless the
