@@ -145,6 +145,10 @@ void plot_compare(const std::string& out_dir, bool images, const at::Tensor& ref
           const size_t eq = title.find("(method=");
           if (eq != std::string::npos) title = title.substr(0, eq) + title.substr(eq + 8, title.size() - eq - 9);
           title += ", " + std::to_string(settings[i].steps) + " steps";
+          if (title.size() > 30 && eq == std::string::npos) {  // long settings go below: titles must fit a panel
+            title = settings[i].sampler + ", " + std::to_string(settings[i].steps) + " steps";
+            if (!settings[i].fixed.empty()) subtitle = settings[i].fixed + "; " + subtitle;
+          }
         }
         f.panels.push_back(panel(samples[i], title, subtitle, false));
       }

@@ -134,3 +134,42 @@ TEST_CASE("inpainting settings that cannot apply are refused with the key", "[so
   CHECK_THROWS_WITH(bad({"sample.type=euler_maruyama", "sample.inpaint.file=/nonexistent.h5", "sample.inpaint.mask=[1, 0]"}),
                     Catch::Contains("sample.inpaint.file") && Catch::Contains("no such file"));
 }
+
+TEST_CASE("sequential Monte Carlo inpainting reaches the exact conditional of correlated coordinates",
+          "[solvers][inpaint]") {
+  // The cases replacement gets wrong, with particles (SMCDiff): the Gaussian with correlation 0.8
+  // (exact N(0.8, 0.36) given coordinate 0 = 1), and the 3-component mixture given coordinate
+  // 0 = 0.5 (exact: modes at 0 and +-1.7 with weights 0.5, 0.25, 0.25, sd 0.3). 2000 samples of
+  // 64 particles: mean and variance within 4 standard errors; the mixture's 1-D W2 to exact draws
+  // within the floor of two exact sets (mean + 4 sd of 10 pairs).
+  auto impute = [](const std::string& mix, double k, int64_t steps) {
+    Experiment ex = mixture_experiment(mix, {"sample.type=euler_maruyama", "sample.steps=" + std::to_string(steps),
+                                             "sample.inpaint.values=[" + std::to_string(k) + ", 0.0]",
+                                             "sample.inpaint.mask=[1, 0]", "sample.inpaint.particles=64"});
+    auto model = ex.make_model();
+    SampleResult r = draw_samples(ex, *model, 2000, 1, "s");
+    REQUIRE(r.x.size(0) == 2000);
+    CHECK(at::equal(r.x.select(1, 0), at::full({2000}, k, at::kDouble)));
+    return r.x.select(1, 1);
+  };
+  const double n = 2000;
+  at::Tensor u = impute("means: [[0.0, 0.0]], covs: [[[1.0, 0.8], [0.8, 1.0]]]", 1.0, 250);
+  INFO("Gaussian: mean " << u.mean().item<double>() << " (exact 0.8), variance " << u.var().item<double>() << " (exact 0.36)");
+  CHECK(std::abs(u.mean().item<double>() - 0.8) < 4 * 0.6 / std::sqrt(n));
+  CHECK(std::abs(u.var().item<double>() - 0.36) < 4 * 0.36 * std::sqrt(2 / n));
+
+  const std::string mix = "means: [[2.0, 0.0], [-1.0, 1.7], [-1.0, -1.7]], std: 0.3";
+  const GaussianMixture g = GaussianMixture::from(Config::from_string("{" + mix + "}", "m"));
+  at::Tensor v = impute(mix, 0.5, 500);
+  std::vector<double> floor;
+  for (uint64_t s = 0; s < 10; ++s) floor.push_back(w2_1d(exact_conditional(g, 0.5, 2000, 2 * s), exact_conditional(g, 0.5, 2000, 2 * s + 1)));
+  double m = 0, sd = 0;
+  for (double f : floor) m += f / floor.size();
+  for (double f : floor) sd += (f - m) * (f - m) / (floor.size() - 1);
+  sd = std::sqrt(sd);
+  const double d = w2_1d(v, exact_conditional(g, 0.5, 2000, 99));
+  const double middle = (v.abs() < 0.85).to(at::kDouble).mean().item<double>();
+  INFO("mixture: W2 " << d << ", floor " << m << " +- " << sd << "; middle-mode weight " << middle << " (exact 0.5)");
+  CHECK(d < m + 4 * sd);
+  CHECK(std::abs(middle - 0.5) < 4 * std::sqrt(0.25 / n));
+}
