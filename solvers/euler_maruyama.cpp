@@ -40,17 +40,6 @@ at::Tensor EulerMaruyamaStep::step(const ScoreModel& model, const at::Tensor& x,
   return x_mean + g * std::sqrt(dt) * ctx.normal_like(x);
 }
 
-std::optional<GaussianMove> EulerMaruyamaStep::gaussian_move(const ScoreModel& model, const at::Tensor& x,
-                                                              StepContext& ctx) const {
-  const double dt = ctx.t() - ctx.t_next();
-  at::Tensor tt = ctx.time(x);
-  at::Tensor s = model.score(x, tt);
-  ctx.record_score(x, s);
-  at::Tensor mean = x - reverse_drift(model.sde(), x, tt, s, /*probability_flow=*/false) * dt;
-  const double g = model.sde().diffusion(at::full({1}, ctx.t(), at::kDouble)).item<double>();
-  return GaussianMove{mean, ctx.last ? 0.0 : g * std::sqrt(dt)};
-}
-
 std::shared_ptr<Sampler> euler_maruyama_sampler_from(const Config& c, const SDE& sde) {
   GridSpec g = continuous_grid(c, sde, 500, "uniform");
   return std::make_shared<Sampler>("euler_maruyama", g.grid, std::make_shared<EulerMaruyamaStep>(), g.denoise);

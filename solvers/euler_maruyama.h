@@ -19,8 +19,6 @@ class EulerMaruyamaStep : public StepRule {
   void prepare(const ScoreModel& model, Schedule& schedule) const override;
   at::Tensor step(const ScoreModel& model, const at::Tensor& x, StepContext& ctx) const override;
   bool stochastic() const override { return true; }
-  std::optional<GaussianMove> gaussian_move(const ScoreModel& model, const at::Tensor& x, StepContext& ctx) const override;
-  bool has_gaussian_move() const override { return true; }
 };
 
 std::shared_ptr<Sampler> euler_maruyama_sampler_from(const Config& c, const SDE& sde);

@@ -9,25 +9,12 @@
 #include "core/h5log.h"
 #include "solvers/dpm_singlestep.h"
 #include "solvers/ode.h"
-#include "solvers/steps.h"
 
 namespace scorelab {
 
 namespace {
 // Draw indices of the forward-noise draws (StepContext::normal_like's j), clear of the rules' own.
-constexpr int64_t kMergeDraw = 1000, kPathDraw = 900, kResampleDraw = 901;
-constexpr uint64_t kParticleSeed = 0x5DEECE66Dull;
-
-struct InpaintState : RuleState {
-  std::unique_ptr<RuleState> inner;
-  // Sequential Monte Carlo: the samples' known values and mask, the known coordinates' forward
-  // path at the current time, and the particles' noise source (sample i's particle j: index i M + j).
-  at::Tensor known, mask, path;
-  NoiseSource particles;
-};
-
-// Rows [B, ...] repeated for M particles each: [B M, ...].
-at::Tensor per_particle(const at::Tensor& t, int64_t M) { return t.repeat_interleave(M, 0); }
+constexpr int64_t kMergeDraw = 1000;
 
 at::Tensor rows_for(const at::Tensor& t, const NoiseSource& noise, const at::Tensor& x) {
   at::Tensor idx = noise.indices.to(at::kCPU).remainder(t.size(0));
@@ -42,72 +29,7 @@ at::Tensor merge(const at::Tensor& x, const at::Tensor& known, const at::Tensor&
 }
 }  // namespace
 
-std::unique_ptr<RuleState> InpaintStep::state() const {
-  auto s = std::make_unique<InpaintState>();
-  s->inner = inner_->state();
-  return s;
-}
-
-at::Tensor InpaintStep::step(const ScoreModel& model, const at::Tensor& x_in, StepContext& ctx_in) const {
-  InpaintState& st = ctx_in.state_as<InpaintState>();
-  if (spec_.particles > 1) return smc_step(model, x_in, ctx_in);
-  StepContext ctx{ctx_in.schedule, ctx_in.k, ctx_in.last, ctx_in.noise, st.inner.get()};
-  ctx.want_x0 = ctx_in.want_x0;
-  at::Tensor out = replace_step(model, x_in, ctx);
-  ctx_in.x0 = ctx.x0;
-  if (st.inner) st.stats = st.inner->stats;
-  return out;
-}
-
-at::Tensor InpaintStep::smc_step(const ScoreModel& model, const at::Tensor& x_in, StepContext& ctx) const {
-  InpaintState& st = ctx.state_as<InpaintState>();
-  const int64_t M = spec_.particles;
-  at::Tensor x = x_in;
-  if (ctx.k == 0) {  // B samples become B M particles; the path starts at k_{t_0} ~ q(. | k_0)
-    const int64_t B = x_in.size(0);
-    st.known = rows_for(spec_.known, ctx.noise, x_in);
-    st.mask = rows_for(spec_.mask, ctx.noise, x_in);
-    at::Tensor idx = (ctx.noise.indices.unsqueeze(1) * M + at::arange(M, ctx.noise.indices.options())).flatten();
-    st.particles = NoiseSource{ctx.noise.seed ^ kParticleSeed, idx, ctx.noise.brownian_T};
-    at::Tensor xp = model.sde().prior_from_normal(st.particles.normal_like(per_particle(x_in, M), 0));
-    xp.view({B, M, -1}).select(1, 0).copy_(x_in.reshape({B, -1}));  // particle 0 starts at the sample's x_T
-    st.path = ctx.alpha() * st.known + ctx.sigma() * ctx.normal_like(x_in, kPathDraw);
-    x = at::where(per_particle(st.mask, M) > 0.5, per_particle(st.path, M), xp);
-  }
-  const int64_t B = st.known.size(0);
-  StepContext cu{ctx.schedule, ctx.k, ctx.last, st.particles, st.inner.get()};
-  cu.want_x0 = ctx.want_x0;
-  GaussianMove mv = *inner_->gaussian_move(model, x, cu);
-  ctx.x0 = cu.x0;
-  // The path's next value: the forward process's bridge q(k_s | k_t, k_0) (steps.h, Transition).
-  const Transition tr = transition(ctx);
-  at::Tensor like = st.known;
-  at::Tensor next = tr.alpha_s * st.known;
-  if (tr.sigma_t > 0) {
-    const double s2 = tr.sigma_t * tr.sigma_t;
-    next = (tr.a_ts * tr.sigma_s * tr.sigma_s / s2) * st.path + (tr.alpha_s * tr.v_ts / s2) * st.known;
-    const double var = tr.posterior_variance();
-    if (var > 0) next = next + std::sqrt(var) * ctx.normal_like(like, kPathDraw + 2 + 2 * ctx.k);
-  }
-  at::Tensor mask_p = per_particle(st.mask, M), next_p = per_particle(next, M);
-  at::Tensor out = mv.std > 0 ? mv.mean + mv.std * cu.normal_like(mv.mean) : mv.mean;
-  out = at::where(mask_p > 0.5, next_p, out);
-  if (mv.std > 0) {  // weight by the move's density of the path's known values, then resample
-    at::Tensor lw = -((next_p - mv.mean) * mask_p).pow(2).reshape({B * M, -1}).sum(1) / (2 * mv.std * mv.std);
-    at::Tensor cdf = at::softmax(lw.view({B, M}).to(at::kDouble), 1).cumsum(1);
-    at::Tensor z = ctx.normal_like(at::empty({B, 1}, like.options()), kResampleDraw + 2 * ctx.k).to(at::kDouble);
-    at::Tensor u = 0.5 * at::erfc(-z / std::sqrt(2.0));  // one uniform per sample
-    at::Tensor pos = (u + at::arange(M, cdf.options()).unsqueeze(0)) / static_cast<double>(M);
-    at::Tensor pick = at::searchsorted(cdf.contiguous(), pos.contiguous()).clamp_max(M - 1);
-    pick = pick + (at::arange(B, pick.options()) * M).unsqueeze(1);
-    out = out.index_select(0, pick.flatten().to(out.device()));
-  }
-  st.path = next;
-  if (st.inner) st.stats = st.inner->stats;
-  return out;
-}
-
-at::Tensor InpaintStep::replace_step(const ScoreModel& model, const at::Tensor& x_in, StepContext& ctx) const {
+at::Tensor InpaintStep::step(const ScoreModel& model, const at::Tensor& x_in, StepContext& ctx) const {
   const at::Tensor known = rows_for(spec_.known, ctx.noise, x_in), mask = rows_for(spec_.mask, ctx.noise, x_in);
   at::Tensor x = x_in;
   if (ctx.k == 0) x = merge(x, known, mask, ctx.alpha(), ctx.sigma(), ctx.normal_like(x, kMergeDraw - 1));
@@ -130,14 +52,7 @@ at::Tensor InpaintStep::replace_step(const ScoreModel& model, const at::Tensor& 
   return out;
 }
 
-at::Tensor InpaintStep::finish(const at::Tensor& x_in, const NoiseSource& noise) const {
-  at::Tensor x = x_in;
-  const int64_t B = noise.indices.size(0);
-  if (spec_.particles > 1 && x.size(0) == B * spec_.particles) {  // the first particle of each sample
-    std::vector<int64_t> shape{B, spec_.particles};
-    shape.insert(shape.end(), x.sizes().begin() + 1, x.sizes().end());
-    x = x.reshape(shape).select(1, 0);
-  }
+at::Tensor InpaintStep::finish(const at::Tensor& x, const NoiseSource& noise) const {
   const at::Tensor known = rows_for(spec_.known, noise, x), mask = rows_for(spec_.mask, noise, x);
   return at::where(mask > 0.5, known, inner_->finish(x, noise));
 }
@@ -207,8 +122,6 @@ InpaintSpec inpaint_from(const Config& c, const std::vector<int64_t>& sample_sha
   }
   if (!at::logical_or(s.mask == 0, s.mask == 1).all().item<bool>()) c.fail(c.has("mask") ? "mask" : "file", "mask entries must be 0 or 1");
   s.resample = c.get_int("resample", 1, 1, 1000);
-  s.particles = c.get_int("particles", 1, 1, 100000);
-  if (s.particles > 1 && s.resample > 1) c.fail("particles", "sequential Monte Carlo (particles) and RePaint (resample) do not combine");
   return s;
 }
 
@@ -218,9 +131,6 @@ std::shared_ptr<Sampler> with_inpainting(const Sampler& sampler, InpaintSpec spe
     c.fail("inpaint", "sampler '" + sampler.name() +
                           "' integrates [T, eps] in one adaptive interval: there is no step at which to put the known "
                           "values back. Use a fixed-grid sampler");
-  if (spec.particles > 1 && !rule->has_gaussian_move())
-    c.fail("inpaint", "particles need a sampler whose step is one Gaussian move (euler_maruyama, ancestral), not '" +
-                          sampler.name() + "'");
   if (spec.resample > 1 && rule->state())
     c.fail("inpaint", "resample > 1 repeats each step; sampler '" + sampler.name() +
                           "' is multistep (it keeps earlier steps' estimates). Use a one-step sampler or resample: 1");

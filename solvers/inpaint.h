@@ -10,15 +10,6 @@
 // Both are approximations of the exact conditional p(x_unknown | x_known): the unknown
 // coordinates are driven by the score of p_t(x) at a noised x_known, never by the conditional
 // score, and the gap shows on closed forms (docs/samplers.md, "Inpainting"; tested).
-//
-// Sequential Monte Carlo (`particles: M` > 1; SMCDiff, Trippe et al. 2022, Alg. 1), for
-// samplers whose step is one Gaussian move x' ~ N(m(x), s^2) (euler_maruyama, ancestral):
-// each sample runs M particles; the known coordinates follow one forward path per sample,
-// drawn backwards as k_{t_{i+1}} ~ q(k_{t_{i+1}} | k_{t_i}, k_0) (the forward process's bridge to
-// k_0); each step weights particle j by N(k_{t_{i+1}}; m(x_j)_known, s^2), moves it, puts the
-// path's values in its known coordinates, and resamples (systematic, one uniform per sample
-// per step). The first particle of each sample is returned. Consistent as M grows (exact
-// conditional in the limit of many particles and small steps); cost M x.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -35,21 +26,18 @@ struct InpaintSpec {
   at::Tensor known;  // float64 [N, ...]: row i % N goes with sample i
   at::Tensor mask;   // float64 [N or 1, ...]: 1 where known
   int64_t resample = 1;
-  int64_t particles = 1;
 };
 
 class InpaintStep : public StepRule {
  public:
   InpaintStep(std::shared_ptr<const StepRule> inner, InpaintSpec spec) : inner_(std::move(inner)), spec_(std::move(spec)) {}
-  std::unique_ptr<RuleState> state() const override;
+  std::unique_ptr<RuleState> state() const override { return inner_->state(); }
   void prepare(const ScoreModel& model, Schedule& s) const override { inner_->prepare(model, s); }
   at::Tensor step(const ScoreModel& model, const at::Tensor& x, StepContext& ctx) const override;
   bool stochastic() const override { return true; }
   at::Tensor finish(const at::Tensor& x, const NoiseSource& noise) const override;
 
  private:
-  at::Tensor replace_step(const ScoreModel& model, const at::Tensor& x, StepContext& ctx) const;
-  at::Tensor smc_step(const ScoreModel& model, const at::Tensor& x, StepContext& ctx) const;
   std::shared_ptr<const StepRule> inner_;
   InpaintSpec spec_;
 };
@@ -60,13 +48,11 @@ class InpaintStep : public StepRule {
 //   given inline, dataset `mask` [N or 1, ...]
 //   box: [row0, row1, col0, col1]: images; the pixels inside the box are unknown, all else known
 //   resample: RePaint's repeats per step (1: plain replacement)
-//   particles: sequential Monte Carlo with this many particles per sample (1: none)
 InpaintSpec inpaint_from(const Config& c, const std::vector<int64_t>& sample_shape);
 
 // `sampler` with inpainting: refused (config error at `where`) for adaptive one-interval
 // samplers (rk45, dpm_solver_adaptive: nothing to replace between steps), and resample > 1
-// for multistep samplers (a repeated step would reuse their history) or Brownian-tree noise;
-// particles > 1 need a Gaussian-move sampler and resample 1.
+// for multistep samplers (a repeated step would reuse their history) or Brownian-tree noise.
 std::shared_ptr<Sampler> with_inpainting(const Sampler& sampler, InpaintSpec spec, const Config& c);
 
 }  // namespace scorelab

@@ -76,12 +76,6 @@ struct StepContext {
   S& state_as() const { return static_cast<S&>(*state); }
 };
 
-// A step that is one Gaussian move, x' = mean + std z with z the step's draw 0 (std 0: no noise).
-struct GaussianMove {
-  at::Tensor mean;
-  double std = 0;
-};
-
 // One step of a sampler. Rules hold only their options; they are shared by concurrent runs.
 class StepRule {
  public:
@@ -94,14 +88,6 @@ class StepRule {
   // Whether a step draws noise (with these options): Brownian-tree noise and the distance to a
   // reference ODE solution only mean something for rules that do / do not.
   virtual bool stochastic() const { return false; }
-  // The step as one Gaussian move, for rules whose step is one (Euler–Maruyama, ancestral):
-  // what sequential Monte Carlo needs to weight moves (inpainting with particles). Evaluates
-  // the model like step() and sets ctx.x0 likewise; nullopt for other rules.
-  virtual std::optional<GaussianMove> gaussian_move(const ScoreModel& /*model*/, const at::Tensor& /*x*/,
-                                                    StepContext& /*ctx*/) const {
-    return std::nullopt;
-  }
-  virtual bool has_gaussian_move() const { return false; }
   // Applied to the final samples, after the optional denoising step (inpainting puts the known
   // values back); identity by default.
   virtual at::Tensor finish(const at::Tensor& x, const NoiseSource& /*noise*/) const { return x; }

@@ -23,20 +23,15 @@ Transition transition(const StepContext& ctx) {
   return r;
 }
 
-std::optional<GaussianMove> AncestralStep::gaussian_move(const ScoreModel& model, const at::Tensor& x,
-                                                         StepContext& ctx) const {
+at::Tensor AncestralStep::step(const ScoreModel& model, const at::Tensor& x, StepContext& ctx) const {
   Transition tr = transition(ctx);
   at::Tensor x0 = model.x0(x, ctx.time(x));
   ctx.x0 = x0;
   double s2 = tr.sigma_t * tr.sigma_t;
   at::Tensor mean = (tr.a_ts * tr.sigma_s * tr.sigma_s / s2) * x + (tr.alpha_s * tr.v_ts / s2) * x0;
-  if (ctx.last) return GaussianMove{mean, 0.0};
-  return GaussianMove{mean, std::sqrt(beta_tilde_ ? tr.posterior_variance() : tr.v_ts)};
-}
-
-at::Tensor AncestralStep::step(const ScoreModel& model, const at::Tensor& x, StepContext& ctx) const {
-  GaussianMove m = *gaussian_move(model, x, ctx);
-  return m.std > 0 ? m.mean + m.std * ctx.normal_like(x) : m.mean;
+  if (ctx.last) return mean;
+  double var = beta_tilde_ ? tr.posterior_variance() : tr.v_ts;
+  return mean + std::sqrt(var) * ctx.normal_like(x);
 }
 
 at::Tensor DDIMStep::step(const ScoreModel& model, const at::Tensor& x, StepContext& ctx) const {

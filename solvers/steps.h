@@ -29,8 +29,6 @@ class AncestralStep : public StepRule {
   explicit AncestralStep(bool beta_tilde) : beta_tilde_(beta_tilde) {}
   at::Tensor step(const ScoreModel& model, const at::Tensor& x, StepContext& ctx) const override;
   bool stochastic() const override { return true; }
-  std::optional<GaussianMove> gaussian_move(const ScoreModel& model, const at::Tensor& x, StepContext& ctx) const override;
-  bool has_gaussian_move() const override { return true; }
 
  private:
   bool beta_tilde_;
