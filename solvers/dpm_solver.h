@@ -37,7 +37,7 @@ class DPMSolver2MStep : public StepRule {
 //   3M:           with phi_2 = (e^{-h_eta} - 1) / h_eta + 1 and phi_3 = phi_2 / h_eta - 1/2, and the
 //                 divided differences d1, d2 of D over lambda: correction = phi_2 d1 - phi_3 d2
 //                 (phi_2 d with one earlier estimate, at the second step).
-// eta = 1 solves the reverse SDE (the noise is a Brownian increment over lambda); eta = 0 is the
+// eta = 1 solves the reverse SDE; eta = 0 is the
 // probability-flow ODE (2M midpoint, eta 0 = DPM-Solver++(2M)). The last step adds no noise.
 class DPMSolverSDEStep : public StepRule {
  public:
