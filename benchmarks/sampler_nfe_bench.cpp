@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <string>
+#include <vector>
 
 #include <ATen/ATen.h>
 
@@ -87,30 +89,26 @@ int main(int argc, char** argv) {
                   r.stochastic ? "(stochastic)" : std::to_string(rmse).c_str());
     }
   }
-  for (double tol : {1e-2, 1e-3, 1e-4}) {
-    char buf[160];
-    std::snprintf(buf, sizeof buf, "{type: dpm_solver_adaptive, rtol: %g, atol: %g}", tol, tol);
-    Config cfg = Config::from_string("sde: {type: vp}\nsample: " + std::string(buf) + "\n", "bench");
-    auto sde = builtin_registries().sde.build(cfg.at("sde"), "vp");
-    auto sampler = builtin_registries().sampler.build(cfg.at("sample"), "", *sde);
-    OracleScoreModel model(g, sde);
-    at::Tensor xT = prior_noise(model, 5, 0, n, {2}, at::TensorOptions().dtype(at::kDouble));
-    SampleResult s = sampler->sample(model, xT, NoiseSource::range(5, 0, n, c10::Device(c10::kCPU)));
-    double rmse = (s.x - limit["{type: vp}"]).pow(2).sum(1).mean().sqrt().item<double>();
-    std::printf("| dpm_solver_adaptive (tol %.0e) | %.0f+%.0f rejected | %ld | %.4f | %f |\n", tol, s.stats["accepted_steps"],
-                s.stats["rejected_steps"], static_cast<long>(s.nfe), ref.distance(s.x), rmse);
-  }
-  for (double tol : {1e-2, 1e-3, 1e-4, 1e-5}) {
-    Config cfg = Config::from_string("sde: {type: vp}\nsample: {type: ode, method: rk45, rtol: " + std::to_string(tol) +
-                                         ", atol: " + std::to_string(tol) + "}\n", "bench");
-    auto sde = builtin_registries().sde.build(cfg.at("sde"), "vp");
-    auto sampler = builtin_registries().sampler.build(cfg.at("sample"), "", *sde);
-    OracleScoreModel model(g, sde);
-    at::Tensor xT = prior_noise(model, 5, 0, n, {2}, at::TensorOptions().dtype(at::kDouble));
-    SampleResult s = sampler->sample(model, xT, NoiseSource::range(5, 0, n, c10::Device(c10::kCPU)));
-    double rmse = (s.x - limit["{type: vp}"]).pow(2).sum(1).mean().sqrt().item<double>();
-    std::printf("| ode rk45 (tol %.0e) | %.0f+%.0f rejected | %ld | %.4f | %f |\n", tol, s.stats["accepted_steps"],
-                s.stats["rejected_steps"], static_cast<long>(s.nfe), ref.distance(s.x), rmse);
+  // The adaptive solvers at several tolerances.
+  struct Adaptive {
+    std::string label, yaml;  // yaml: the sample section with %g for rtol and atol
+    std::vector<double> tols;
+  };
+  for (const Adaptive& a : {Adaptive{"dpm_solver_adaptive", "{type: dpm_solver_adaptive, rtol: %g, atol: %g}", {1e-2, 1e-3, 1e-4}},
+                            Adaptive{"ode rk45", "{type: ode, method: rk45, rtol: %g, atol: %g}", {1e-2, 1e-3, 1e-4, 1e-5}}}) {
+    for (double tol : a.tols) {
+      char buf[160];
+      std::snprintf(buf, sizeof buf, a.yaml.c_str(), tol, tol);
+      Config cfg = Config::from_string("sde: {type: vp}\nsample: " + std::string(buf) + "\n", "bench");
+      auto sde = builtin_registries().sde.build(cfg.at("sde"), "vp");
+      auto sampler = builtin_registries().sampler.build(cfg.at("sample"), "", *sde);
+      OracleScoreModel model(g, sde);
+      at::Tensor xT = prior_noise(model, 5, 0, n, {2}, at::TensorOptions().dtype(at::kDouble));
+      SampleResult s = sampler->sample(model, xT, NoiseSource::range(5, 0, n, c10::Device(c10::kCPU)));
+      double rmse = (s.x - limit["{type: vp}"]).pow(2).sum(1).mean().sqrt().item<double>();
+      std::printf("| %s (tol %.0e) | %.0f+%.0f rejected | %ld | %.4f | %f |\n", a.label.c_str(), tol,
+                  s.stats["accepted_steps"], s.stats["rejected_steps"], static_cast<long>(s.nfe), ref.distance(s.x), rmse);
+    }
   }
   return 0;
 }

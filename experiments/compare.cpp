@@ -333,14 +333,19 @@ std::vector<CompareRow> run_compare(const std::string& path, const std::vector<s
     rows.push_back(row);
   }
 
-  // Empirical orders: each deterministic entry with several step counts, against the reference.
+  // Empirical orders: one line per deterministic entry and guidance scale (an entry listing
+  // both expands steps x guidance), against the reference.
   std::vector<OrderLine> orders;
+  std::map<std::pair<size_t, std::string>, size_t> line_of;
   for (size_t i = 0; reference && i < rows.size(); ++i) {
     if (samplers[i]->stochastic()) continue;
-    if (orders.empty() || i == 0 || settings[i].entry != settings[i - 1].entry || samplers[i - 1]->stochastic())
-      orders.push_back({rows[i].sampler, settings[i].fixed, {}, {}, 0});
-    orders.back().nfe.push_back(static_cast<double>(rows[i].nfe));
-    orders.back().err.push_back(metric_value(rows[i].metrics, "ref_median"));
+    auto [it, fresh] = line_of.emplace(std::make_pair(settings[i].entry, settings[i].guidance), orders.size());
+    if (fresh) {
+      const std::string w = settings[i].guidance.empty() ? "" : "guidance=" + settings[i].guidance;
+      orders.push_back({rows[i].sampler, settings[i].fixed + (settings[i].fixed.empty() || w.empty() ? "" : ", ") + w, {}, {}, 0});
+    }
+    orders[it->second].nfe.push_back(static_cast<double>(rows[i].nfe));
+    orders[it->second].err.push_back(metric_value(rows[i].metrics, "ref_median"));
   }
   orders.erase(std::remove_if(orders.begin(), orders.end(),
                               [](OrderLine& l) {

@@ -10,6 +10,7 @@
 #include <ATen/ATen.h>
 
 #include "core/device.h"
+#include "experiments/evaluation/evaluation.h"
 #include "experiments/experiment.h"
 #include "networks/oracle.h"
 
@@ -88,10 +89,7 @@ TEST_CASE("imputing a coordinate independent of the known one gives its exact co
   const GaussianMixture g = GaussianMixture::from(Config::from_string("{" + mix + "}", "m"));
   std::vector<double> floor;
   for (uint64_t s = 0; s < 10; ++s) floor.push_back(w2_1d(exact_conditional(g, 2.0, 4000, 2 * s), exact_conditional(g, 2.0, 4000, 2 * s + 1)));
-  double m = 0, sd = 0;
-  for (double f : floor) m += f / floor.size();
-  for (double f : floor) sd += (f - m) * (f - m) / (floor.size() - 1);
-  sd = std::sqrt(sd);
+  const auto [m, sd] = mean_and_sd(floor);
   const double d = w2_1d(u, exact_conditional(g, 2.0, 4000, 99));
   INFO("W2 " << d << ", floor " << m << " +- " << sd);
   CHECK(d < m + 4 * sd);
