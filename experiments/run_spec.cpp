@@ -96,6 +96,8 @@ void parse_sample_labels(SampleOptions& o, const Config& sample, bool conditiona
   }
   o.guidance = sample.get_double("guidance", 0.0, -1.0, 1e6);
   o.where = sample.where("");
+  if (o.classes.mode != "none" && sample.has("inpaint") && sample.at("inpaint").get_int("particles", 1) > 1)
+    sample.fail("inpaint", "particles > 1 (sequential Monte Carlo) run unlabelled sampling only: set classes: none");
   if (conditional && train.label_dropout == 0 && (o.classes.mode == "none" || o.guidance != 0))
     sample.fail(o.guidance != 0 ? "guidance" : "classes",
                 "needs the unconditional model, which train.label_dropout: 0 never trains (set label_dropout > 0)");

@@ -27,6 +27,7 @@ Transition transition(const StepContext& ctx);
 class AncestralStep : public StepRule {
  public:
   explicit AncestralStep(bool beta_tilde) : beta_tilde_(beta_tilde) {}
+  bool beta_tilde() const { return beta_tilde_; }
   at::Tensor step(const ScoreModel& model, const at::Tensor& x, StepContext& ctx) const override;
   bool stochastic() const override { return true; }
 
