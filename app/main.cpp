@@ -1,4 +1,6 @@
 // scorelab: the command-line interface. Thin: parses arguments and calls experiments/.
+#include <chrono>
+#include <cstdlib>
 #include <functional>
 #include <iostream>
 #include <string>
@@ -8,6 +10,7 @@
 #include <torch/version.h>
 
 #include "core/device.h"
+#include "core/distributed.h"
 #include "core/error.h"
 #include "core/progress.h"
 #include "experiments/evaluation/classifier.h"
@@ -77,11 +80,34 @@ Parsed parse(const std::vector<std::string>& args, const std::string& usage, con
 }
 
 int train_main(const std::vector<std::string>& args) {
-  Parsed p = parse(args, "scorelab train <config.yaml> [key.path=value ...]", "experiment YAML file",
+  Parsed p = parse(args, "scorelab train <config.yaml> [key.path=value ...] [--nproc N]", "experiment YAML file",
                    "Trains the model described by the config; writes runs/<run.name>/{config.yaml,log.h5,"
-                   "checkpoints/last.pt,samples/}.\n");
+                   "checkpoints/last.pt,samples/}.\nData-parallel: --nproc N on this machine, or under torchrun's "
+                   "or Slurm's variables (docs/distributed.md).\n",
+                   [](po::options_description_easy_init add) {
+                     add("nproc", po::value<int>()->default_value(0),
+                         "data-parallel training with N processes on this machine (Gloo on loopback)");
+                   });
   if (p.exit >= 0) return p.exit;
-  return p.vm.count("check") ? scorelab::check_train(p.input, p.overrides) : scorelab::command_train(p.input, p.overrides);
+  if (p.vm.count("check")) return scorelab::check_train(p.input, p.overrides);
+  const int nproc = p.vm["nproc"].as<int>();
+  if (nproc != 0) {
+    if (nproc < 1 || nproc > 1024) throw po::error("--nproc must be in [1, 1024]");
+    if (std::getenv("WORLD_SIZE") || std::getenv("SLURM_PROCID"))
+      throw po::error("--nproc starts its own processes: not under torchrun or srun, which already did");
+    scorelab::check_train(p.input, p.overrides, /*quiet=*/true);  // a bad config fails once, before any rank starts
+    std::vector<std::string> child{"train"};
+    for (size_t i = 0; i < args.size(); ++i) {
+      if (args[i] == "--nproc") {
+        ++i;
+        continue;
+      }
+      if (args[i].rfind("--nproc=", 0) == 0) continue;
+      child.push_back(args[i]);
+    }
+    return scorelab::launch_local(child, nproc, std::chrono::seconds(30));
+  }
+  return scorelab::command_train(p.input, p.overrides);
 }
 
 int train_classifier_main(const std::vector<std::string>& args) {
@@ -102,13 +128,23 @@ int compare_main(const std::vector<std::string>& args) {
 }
 
 int sweep_main(const std::vector<std::string>& args) {
-  Parsed p = parse(args, "scorelab sweep <sweep.yaml> [-j N] [--emit slurm]", "sweep YAML",
+  Parsed p = parse(args, "scorelab sweep <sweep.yaml> [-j N] [--emit slurm [--time T --mem M --gres G ...]] [--collect]", "sweep YAML",
                    "One run per grid point in <out_dir>/<point>; re-running skips finished points and\n"
                    "resumes interrupted ones. Summary: summary.md, summary.csv, sweep.h5 (docs/sweeps.md).\n",
                    [](po::options_description_easy_init add) {
                      add("jobs,j", po::value<int>()->default_value(1), "runs in parallel")(
                          "emit", po::value<std::string>()->default_value(""),
-                         "slurm: write a Slurm job-array script instead of running");
+                         "slurm: write a Slurm job array (sweep.slurm), its summary job (collect.slurm) and "
+                         "submit.sh instead of running")(
+                         "collect", "write the summary of the runs on disk, running nothing (the summary job)")(
+                         "time", po::value<std::string>(), "--emit slurm: #SBATCH --time (over the file's slurm.time)")(
+                         "mem", po::value<std::string>(), "--emit slurm: #SBATCH --mem")(
+                         "gres", po::value<std::string>(), "--emit slurm: #SBATCH --gres, e.g. gpu:1")(
+                         "partition", po::value<std::string>(), "--emit slurm: #SBATCH --partition")(
+                         "cpus-per-task", po::value<int>(), "--emit slurm: #SBATCH --cpus-per-task (default 2)")(
+                         "nodes", po::value<int>(), "--emit slurm: #SBATCH --nodes per point")(
+                         "ntasks-per-node", po::value<int>(),
+                         "--emit slurm: processes per node and point (> 1: data-parallel, docs/distributed.md)");
                    });
   if (p.exit >= 0) return p.exit;
   if (!p.overrides.empty()) throw po::error("sweep takes no overrides: put them under `overrides:` in the file");
@@ -117,6 +153,27 @@ int sweep_main(const std::vector<std::string>& args) {
   if (o.jobs < 1) throw scorelab::ConfigError("--jobs (-j): must be >= 1, got " + std::to_string(o.jobs));
   o.emit = p.vm["emit"].as<std::string>();
   if (!o.emit.empty() && o.emit != "slurm") throw po::error("--emit takes 'slurm'");
+  o.collect = p.vm.count("collect") > 0;
+  if (o.collect && !o.emit.empty()) throw po::error("--collect and --emit do not combine");
+  for (const char* k : {"time", "mem", "gres", "partition", "cpus-per-task", "nodes", "ntasks-per-node"})
+    if (p.vm.count(k) && o.emit != "slurm") throw po::error(std::string("--") + k + " is for --emit slurm");
+  auto text = [&](const char* k, std::string& to) {
+    if (p.vm.count(k)) to = p.vm[k].as<std::string>();
+    if (p.vm.count(k) && (to.empty() || to.find_first_of(" \t\n'\"") != std::string::npos))
+      throw po::error(std::string("--") + k + ": a value without spaces or quotes, got '" + to + "'");
+  };
+  auto count = [&](const char* k, int64_t& to) {
+    if (!p.vm.count(k)) return;
+    to = p.vm[k].as<int>();
+    if (to < 1) throw po::error(std::string("--") + k + " must be >= 1");
+  };
+  text("time", o.slurm.time);
+  text("mem", o.slurm.mem);
+  text("gres", o.slurm.gres);
+  text("partition", o.slurm.partition);
+  count("cpus-per-task", o.slurm.cpus_per_task);
+  count("nodes", o.slurm.nodes);
+  count("ntasks-per-node", o.slurm.ntasks_per_node);
   o.check = p.vm.count("check") > 0;
   return scorelab::command_sweep(p.input, o);
 }

@@ -9,6 +9,8 @@
 
 #include "core/checkpoint.h"
 #include "core/device.h"
+#include "core/distributed.h"
+#include "core/error.h"
 #include "core/h5log.h"
 #include "core/tensor_util.h"
 #include "experiments/experiment.h"
@@ -35,14 +37,24 @@ void set_threads(const Experiment& ex, const ScoreModel& model, int64_t batch) {
 int command_train(const std::string& config_path, const std::vector<std::string>& overrides) {
   Config cfg = Config::load_file(config_path, overrides);
   Experiment ex = build_experiment(cfg, fs::path(config_path).stem().string());
+  DistEnv env;
+  try {
+    env = DistEnv::from_environment();  // torchrun's or Slurm's variables (core/distributed.h)
+  } catch (const std::invalid_argument& e) {
+    throw DataError(e.what());
+  }
+  if (env.world > 1)
+    set_process_group(std::make_unique<ProcessGroup>(
+        env, std::chrono::milliseconds(static_cast<int64_t>(ex.run.dist_timeout * 1000))));
   TrainSummary s = train(ex);
   if (s.stopped_signal) return 128 + s.stopped_signal;
   return s.stopped_nonfinite ? kExitNonFinite : 0;
 }
 
-int check_train(const std::string& config_path, const std::vector<std::string>& overrides) {
+int check_train(const std::string& config_path, const std::vector<std::string>& overrides, bool quiet) {
   Config cfg = Config::load_file(config_path, overrides);
   RunSpec spec = RunSpec::from(cfg, fs::path(config_path).stem().string());
+  if (quiet) return 0;
   std::cout << "ok: " << config_path << ": a valid run '" << spec.run.name << "' (nothing run)\n";
   return 0;
 }

@@ -11,7 +11,7 @@ int command_train(const std::string& config_path, const std::vector<std::string>
 // `--check`: what a command validates before it starts work — the config and overrides, the
 // files it reads (data headers; a checkpoint and its fit to the config), an -o that would be
 // refused — then one "ok: ..." line and exit 0, without training, sampling or writing anything.
-int check_train(const std::string& config_path, const std::vector<std::string>& overrides);
+int check_train(const std::string& config_path, const std::vector<std::string>& overrides, bool quiet = false);
 int check_inference(const std::string& source, const std::vector<std::string>& overrides, const std::string& out,
                     bool force);
 

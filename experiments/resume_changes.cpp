@@ -40,7 +40,7 @@ std::vector<ConfigChange> config_changes(const std::string& recorded_yaml, const
 }
 
 bool is_run_control_key(const std::string& key) {
-  for (const char* k : {"run.name", "run.out_dir", "run.threads", "run.device", "train.steps", "train.resume",
+  for (const char* k : {"run.name", "run.out_dir", "run.threads", "run.device", "run.dist_timeout", "train.steps", "train.resume",
                         "train.allow_changes", "train.log_every", "train.ckpt_every", "train.keep_checkpoints",
                         "train.on_nonfinite", "data.prefetch", "eval", "sample"})
     if (covers(k, key)) return true;

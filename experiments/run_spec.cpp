@@ -23,6 +23,13 @@ void parse_run(RunSpec& s, const Config& cfg, const std::string& default_name) {
   s.device = select_device(run);
   s.run.threads = run.get_int("threads", 0, 0, 1024);
   s.run.dtype = run.get_choice("dtype", "float32", {"float32", "float64"}) == "float64" ? c10::kDouble : c10::kFloat;
+  s.run.precision = run.get_choice("precision", "float32", {"float32", "bf16", "fp16"});
+  if (s.run.precision != "float32" && s.device.is_cpu())
+    run.fail("precision", s.run.precision + " is autocast of the network's forward on CUDA (docs/gpu.md); on the CPU "
+                          "scorelab trains in float32 (or run.dtype: float64)");
+  if (s.run.precision != "float32")
+    run.fail("precision", s.run.precision + ": mixed precision is not implemented yet (docs/gpu.md); use float32");
+  s.run.dist_timeout = run.get_double("dist_timeout", s.run.dist_timeout, 1.0, 86400.0 * 7);
 }
 
 void parse_train(TrainOptions& t, const Config& train) {

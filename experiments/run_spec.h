@@ -22,6 +22,8 @@ struct RunOptions {
   uint64_t seed = 0;
   int64_t threads = 0;  // 0: measured at start (autotune_threads)
   c10::ScalarType dtype = c10::kFloat;
+  std::string precision = "float32";  // float32 | bf16 | fp16: the network's forward (autocast, CUDA only)
+  double dist_timeout = 1800;  // seconds a data-parallel collective waits for the other ranks
 };
 
 struct TrainOptions {

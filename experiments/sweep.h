@@ -31,9 +31,19 @@ struct SweepPoint {
   std::vector<std::pair<std::string, double>> metrics;
 };
 
+// What a Slurm job array asks for (the sweep file's `slurm:` section; the command line's
+// --time, --mem, ... override it). Empty / 0: not asked (the cluster's default), but
+// cpus_per_task, which defaults to 2.
+struct SlurmResources {
+  std::string time, mem, gres, partition;
+  int64_t cpus_per_task = 0, nodes = 0, ntasks_per_node = 0;
+};
+
 struct SweepOptions {
   int jobs = 1;
   std::string emit;  // "" (run) or "slurm"
+  SlurmResources slurm;  // --emit slurm: the command line's resources
+  bool collect = false;  // the summary of the runs on disk; nothing run (the Slurm summary job)
   std::string exe;   // the scorelab executable for the child runs ("": this process's own)
   bool check = false;  // validate the file and every point, run nothing, write nothing
 };

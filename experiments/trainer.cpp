@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cmath>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -16,6 +18,7 @@
 
 #include "core/checkpoint.h"
 #include "core/device.h"
+#include "core/distributed.h"
 #include "core/fsutil.h"
 #include "core/h5log.h"
 #include "core/signals.h"
@@ -45,13 +48,20 @@ bool finished(const Experiment& ex, const std::string& log_path, int64_t ckpt_st
   }
 }
 
-// Threads: measured on this model's own training step, unless fixed in the config.
+// Threads: measured on this model's own training step, unless fixed in the config. Ranks of a
+// data-parallel run split the machine's cores among the processes on it (no measurement: the
+// ranks would measure each other).
 int choose_threads(const Experiment& ex, ScoreModel& model, TrainingState& st) {
   if (ex.run.threads > 0) {
     at::set_num_threads(static_cast<int>(ex.run.threads));
     return static_cast<int>(ex.run.threads);
   }
   if (!ex.device.is_cpu()) return at::get_num_threads();
+  if (const ProcessGroup* pg = process_group()) {
+    const int n = std::max(1, available_cores() / std::max(1, pg->env().local_world));
+    at::set_num_threads(n);
+    return n;
+  }
   at::Generator probe_gen = make_generator(ex.run.seed + 99);
   at::Tensor x = ex.data->sample(ex.train.batch_size, probe_gen).to(ex.device, ex.run.dtype);
   return autotune_threads(
@@ -166,6 +176,11 @@ void keep_recent_checkpoints(const std::string& last, int64_t step, int64_t keep
 
 TrainSummary train(Experiment& ex) {
   TrainSummary sum;
+  // Data-parallel (core/distributed.h): every rank trains alike on its rows of each batch; rank 0
+  // (the lead) alone writes the run directory, evaluates and prints.
+  ProcessGroup* pg = process_group();
+  const bool lead = !pg || pg->rank() == 0;
+  if (!lead) Progress::set_quiet(true);
   sum.run_dir = ex.run_dir();
   const std::string log_path = sum.run_dir + "/log.h5";
   const std::string ckpt_path = sum.run_dir + "/checkpoints/last.pt";
@@ -181,7 +196,17 @@ TrainSummary train(Experiment& ex) {
   if (ex.train.steps > 0 && !model->module())
     ex.cfg.at("train").fail("steps", "the model is exact (an oracle) and has nothing to train; set train.steps=0 "
                                      "to evaluate its samples");
-  if (!model->module()) return evaluate_only(ex, *model);
+  if (!model->module()) {
+    if (pg) ex.cfg.at("train").fail("steps", "an oracle has nothing to train: run it in one process");
+    return evaluate_only(ex, *model);
+  }
+  if (pg) {
+    if (ex.train.batch_size < pg->world())
+      ex.cfg.at("train").fail("batch_size", std::to_string(ex.train.batch_size) + " is fewer rows than the " +
+                                                std::to_string(pg->world()) + " processes: each needs at least one");
+    const auto [first, end] = shard_rows(ex.train.batch_size, pg->rank(), pg->world());
+    ex.loss->set_shard(first, end);
+  }
   check_allow_changes(ex.cfg, ex.train.allow_changes);
   auto remove_temporaries = [&] {  // what a killed writer left: checkpoint and config temporaries
     remove_stale_temporaries(sum.run_dir + "/checkpoints");
@@ -198,49 +223,57 @@ TrainSummary train(Experiment& ex) {
     ex.data->set_stream_state(meta.stream_state);
     sum.start_step = meta.step;
     if (finished(ex, log_path, meta.step)) {
-      std::cout << sum.run_dir << ": already finished at step " << meta.step << " (train.steps = " << ex.train.steps
+      if (lead) std::cout << sum.run_dir << ": already finished at step " << meta.step << " (train.steps = " << ex.train.steps
                 << "); nothing to do\n";
       sum.already_finished = true;
       sum.final_step = meta.step;
-      remove_temporaries();
+      if (lead) remove_temporaries();
       return sum;
     }
   }
   int64_t n_params = 0;
   for (const auto& p : st.params) n_params += p.numel();
-  std::cout << ex.run.name << ": model " << ex.cfg.at("model").get_string("type", "mlp") << ", " << n_params
-            << " parameters, device " << ex.device.str() << "\n";
+  if (lead)
+    std::cout << ex.run.name << ": model " << ex.cfg.at("model").get_string("type", "mlp") << ", " << n_params
+              << " parameters, device " << ex.device.str()
+              << (pg ? ", " + std::to_string(pg->world()) + " processes (" + pg->env().launcher + ")" : std::string()) << "\n";
   sum.threads = choose_threads(ex, *model, st);
 
   // Everything is checked: from here on the run writes. One process per run directory (two
-  // copies of a run, or of a sweep, would corrupt it).
-  fs::create_directories(sum.run_dir);
-  DirLock lock(sum.run_dir, "run");
-  remove_temporaries();
-  fs::create_directories(sum.run_dir + "/checkpoints");
-  fs::create_directories(sum.run_dir + "/samples");
-  // config.yaml is the run's config as it started; a resume's changes go to log.h5's amendments.
-  if (!resuming || !fs::exists(sum.run_dir + "/config.yaml"))
-    atomic_write_text(sum.run_dir + "/config.yaml", ex.cfg.resolved_yaml());
+  // copies of a run, or of a sweep, would corrupt it). Data-parallel ranks check first, all of
+  // them, before the lead writes (a rank checking later would find the lead's files).
+  if (pg) pg->barrier();
+  std::optional<DirLock> lock;
   std::unique_ptr<RunLog> log;
-  if (resuming) {
-    AttrMap attrs = run_attrs(ex, sum.threads);
-    attrs.erase("config");  // the recorded config stays; changes are appended as amendments
-    if (!amendments.empty()) {
-      std::string before;
-      try {
-        before = RunLog::read_attr(log_path, "/", "amendments");
-      } catch (const std::exception&) {
+  std::optional<Evaluator> ev;
+  if (lead) {
+    fs::create_directories(sum.run_dir);
+    lock.emplace(sum.run_dir, "run");
+    remove_temporaries();
+    fs::create_directories(sum.run_dir + "/checkpoints");
+    fs::create_directories(sum.run_dir + "/samples");
+    // config.yaml is the run's config as it started; a resume's changes go to log.h5's amendments.
+    if (!resuming || !fs::exists(sum.run_dir + "/config.yaml"))
+      atomic_write_text(sum.run_dir + "/config.yaml", ex.cfg.resolved_yaml());
+    if (resuming) {
+      AttrMap attrs = run_attrs(ex, sum.threads);
+      attrs.erase("config");  // the recorded config stays; changes are appended as amendments
+      if (!amendments.empty()) {
+        std::string before;
+        try {
+          before = RunLog::read_attr(log_path, "/", "amendments");
+        } catch (const std::exception&) {
+        }
+        attrs["amendments"] = before + amendments;
       }
-      attrs["amendments"] = before + amendments;
+      log = RunLog::resume(log_path, sum.start_step, attrs);
+      std::cout << "resuming " << sum.run_dir << " from step " << sum.start_step << "\n";
+    } else {
+      log = RunLog::create(log_path, run_attrs(ex, sum.threads));
     }
-    log = RunLog::resume(log_path, sum.start_step, attrs);
-    std::cout << "resuming " << sum.run_dir << " from step " << sum.start_step << "\n";
-  } else {
-    log = RunLog::create(log_path, run_attrs(ex, sum.threads));
-  }
-  Evaluator ev(ex, ex.eval.n, ex.eval.projections, ex.run.seed);
-  declare_tables(*log, ex, ev);  // publishes the (rebuilt) log
+    ev.emplace(ex, ex.eval.n, ex.eval.projections, ex.run.seed);
+    declare_tables(*log, ex, *ev);  // publishes the (rebuilt) log
+  }  // lead
 
   // Training loop: losses are accumulated on the device and read once per log interval.
   const std::vector<std::string> parts = ex.loss->part_names();
@@ -263,7 +296,24 @@ TrainSummary train(Experiment& ex) {
   ex.loss->set_per_example(true);  // the /train loss_q* columns
   int64_t good = 0, bad = 0;  // finite and skipped steps since the last log row
   acc.restore(meta.loop_state, good, bad);
+  // The per-quarter error sums are per rank until summed: at each log row, and before a
+  // checkpoint (whose partial sums are then the lead's, the others' restarting from zero).
+  auto sum_quantiles = [&] {
+    if (!pg || !acc.q_sum.defined()) return;
+    pg->allreduce_sum(acc.q_sum);
+    pg->allreduce_sum(acc.q_count);
+    if (!lead) {
+      acc.q_sum.zero_();
+      acc.q_count.zero_();
+    }
+  };
+  if (!lead && acc.q_sum.defined()) {  // the checkpoint's partial sums are the lead's
+    acc.q_sum.zero_();
+    acc.q_count.zero_();
+  }
   auto save = [&](int64_t step) {
+    sum_quantiles();
+    if (!lead) return;
     st.save(ckpt_path, step, ex.cfg.resolved_yaml(), ex.data->stream_state(), acc.state(good, bad));
     if (ex.train.keep_checkpoints > 0) keep_recent_checkpoints(ckpt_path, step, ex.train.keep_checkpoints);
   };
@@ -271,6 +321,7 @@ TrainSummary train(Experiment& ex) {
   net.train();
   for (int64_t step = sum.start_step + 1; step <= ex.train.steps; ++step) {
     at::Tensor gnorm;
+    st.stop_requested = stop_signal() != 0;  // data-parallel: agreed on in the step's all-reduce
     LossResult r = st.step(ex, *model, gnorm);
     // A non-finite loss or gradient (FusedAdam has then left the weights as they were): stop
     // before anything is checkpointed, or skip the step. Reading the two scalars is free on the
@@ -279,6 +330,12 @@ TrainSummary train(Experiment& ex) {
     const bool weights_finite = !saving || st.finite();  // checked only where a checkpoint follows
     if (!std::isfinite(r.loss.item<double>()) || !std::isfinite(gnorm.item<double>()) || !weights_finite) {
       if (ex.train.on_nonfinite == "stop") {
+        if (!lead) {  // the lead says it; every rank saw the same sums
+          sum.stopped_nonfinite = true;
+          sum.final_step = step - 1;
+          remove_stop_handlers();
+          return sum;
+        }
         log->flush();
         std::string what = "loss " + std::to_string(r.loss.item<double>());
         for (const auto& p : parts) what += ", " + p + " " + std::to_string(r.parts.at(p).item<double>());
@@ -312,24 +369,28 @@ TrainSummary train(Experiment& ex) {
       row.push_back(std::chrono::duration<double>(tn - t0).count());
       row.push_back(n / std::max(1e-9, std::chrono::duration<double>(tn - t_last).count()));
       row.push_back(static_cast<double>(bad));
+      sum_quantiles();
       for (double v : acc.quantile_means()) row.push_back(v);
       good = bad = 0;
-      log->append_row("train", row);
-      log->flush();
+      if (log) {
+        log->append_row("train", row);
+        log->flush();
+      }
       char status[64];
       std::snprintf(status, sizeof status, "loss %.4g", row[1]);
       bar.update(step, status);
       last_logged = step;
       t_last = tn;
     }
-    if (ex.train.posthoc_every > 0 && (step % ex.train.posthoc_every == 0 || step == ex.train.steps) &&
+    if (lead && ex.train.posthoc_every > 0 && (step % ex.train.posthoc_every == 0 || step == ex.train.steps) &&
         (saving ? weights_finite : st.finite()))
       st.write_posthoc_snapshot(sum.run_dir, step);  // train.posthoc_ema (networks/posthoc_ema.h)
     if (saving && weights_finite) {
       save(step);
       last_saved = step;
     }
-    if (ex.eval.every > 0 && step % ex.eval.every == 0 && step < ex.train.steps) {
+    if (!lead && ex.eval.every > 0 && step % ex.eval.every == 0 && step < ex.train.steps) pg->barrier();  // the lead evaluates
+    if (lead && ex.eval.every > 0 && step % ex.eval.every == 0 && step < ex.train.steps) {
       // Metrics and a plot with the current EMA weights (the same x_T every time).
       ScoreModel& snapshot = ex.sample.use_ema ? with_ema_weights() : *model;
       // Its own progress bar (sampling) and time: the next /train row's steps_per_sec counts
@@ -340,7 +401,7 @@ TrainSummary train(Experiment& ex) {
       std::snprintf(name, sizeof name, "/samples/step_%08ld.png", static_cast<long>(step));
       Metrics m;
       const auto e0 = std::chrono::steady_clock::now();
-      evaluate_at(ex, ev, snapshot, *log, step, 0, sum.run_dir + name, &m, true, "eval at step " + std::to_string(step));
+      evaluate_at(ex, *ev, snapshot, *log, step, 0, sum.run_dir + name, &m, true, "eval at step " + std::to_string(step));
       const auto e1 = std::chrono::steady_clock::now();
       t_last += e1 - e0;
       bar.exclude(e1 - e0);
@@ -348,14 +409,18 @@ TrainSummary train(Experiment& ex) {
       std::printf("  step %ld (evaluation %.1fs): %s\n", static_cast<long>(step),
                   std::chrono::duration<double>(e1 - e0).count(), metrics_line(m).c_str());
       std::fflush(stdout);
+      if (pg) pg->barrier();
     }
-    if (const int sig = stop_signal()) {  // SIGINT / SIGTERM: checkpoint this step, flush, stop
+    // Data-parallel: every rank stops at the step where one asked (st.stop_agreed).
+    const int sig = !pg ? stop_signal() : st.stop_agreed ? (stop_signal() ? stop_signal() : SIGTERM) : 0;
+    if (sig) {  // SIGINT / SIGTERM: checkpoint this step, flush, stop
       if (last_saved != step && st.finite()) {
         save(step);
         last_saved = step;
       }
-      log->flush();
-      std::cerr << "\n" << sum.run_dir << ": " << signal_name(sig) << " after step " << step
+      if (log) log->flush();
+      if (lead)
+        std::cerr << "\n" << sum.run_dir << ": " << signal_name(sig) << " after step " << step
                 << "; checkpoints/last.pt holds step " << last_saved
                 << " and the log is flushed. Resume with the same command and train.resume=true.\n";
       sum.stopped_signal = sig;
@@ -365,6 +430,10 @@ TrainSummary train(Experiment& ex) {
     }
   }
   remove_stop_handlers();  // the final evaluation ends at the first signal (it resumes)
+  if (!lead) {  // trained; the lead evaluates and writes the rest
+    sum.final_step = ex.train.steps;
+    return sum;
+  }
   if (const int sig = stop_signal()) {
     std::cerr << "\n" << sum.run_dir << ": " << signal_name(sig) << " after the last step; checkpoints/last.pt holds step "
               << ex.train.steps << ". Resume with train.resume=true to run the final evaluation.\n";
@@ -379,7 +448,7 @@ TrainSummary train(Experiment& ex) {
   // Final evaluation on the EMA weights, then the loss curve (log scale) of the whole run.
   net.eval();
   ScoreModel& sampler_model = ex.sample.use_ema ? with_ema_weights() : *model;
-  finish_with_evaluation(ex, ev, sampler_model, ex.sample.use_ema ? "ema" : "raw", *log, ex.train.steps, sum);
+  finish_with_evaluation(ex, *ev, sampler_model, ex.sample.use_ema ? "ema" : "raw", *log, ex.train.steps, sum);
   // From the closed log: the whole run's rows, earlier processes' included.
   const std::vector<double> curve_steps = RunLog::read_column(log_path, "train/step");
   if (curve_steps.size() > 1)

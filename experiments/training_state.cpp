@@ -8,6 +8,7 @@
 #include <torch/serialize/output-archive.h>
 
 #include "core/device.h"
+#include "core/distributed.h"
 #include "networks/embedding.h"
 #include "networks/guidance.h"
 #include "networks/posthoc_ema.h"
@@ -81,15 +82,37 @@ LossResult TrainingState::step(const Experiment& ex, ScoreModel& model, at::Tens
     // train.label_dropout, so one network learns the conditional and unconditional models.
     LabelledBatch b = ex.data->labelled_batch(ex.train.batch_size, data_gen);
     at::Tensor y = drop_labels(b.y, ex.train.label_dropout, model.num_classes(), data_gen).to(ex.device);
-    r = (*ex.loss)(LabelledModel(model, y), b.x.to(ex.device, ex.run.dtype), noise_gen);
+    const auto [first, end] = ex.loss->rows_of(y.size(0));  // the labels of this process's rows
+    r = (*ex.loss)(LabelledModel(model, y.slice(0, first, end)), b.x.to(ex.device, ex.run.dtype), noise_gen);
   } else {
     at::Tensor x = ex.data->batch(ex.train.batch_size, data_gen).to(ex.device, ex.run.dtype);
     r = (*ex.loss)(model, x, noise_gen);
   }
   zero_grad();
   r.loss.backward();
+  if (ProcessGroup* pg = process_group()) sum_over_ranks(*pg, ex, r);
   grad_norm = apply_gradients();
   return r;
+}
+
+void TrainingState::sum_over_ranks(ProcessGroup& pg, const Experiment& ex, LossResult& r) {
+  // Each rank's loss, parts and gradient are its rows' share of the batch mean (losses/loss.h):
+  // summed, they are the one-process values. The loss, its parts and the stop request ride in
+  // the last gradient bucket, so a step costs one all-reduce per bucket and nothing more.
+  std::vector<at::Tensor> grads;
+  for (const auto& p : params)
+    if (p.grad().defined()) grads.push_back(p.grad());
+  const std::vector<std::string> parts = ex.loss->part_names();
+  std::vector<at::Tensor> scalars{r.loss.detach()};
+  for (const auto& n : parts) scalars.push_back(r.parts.count(n) ? r.parts.at(n) : at::zeros({}, r.loss.options()));
+  scalars.push_back(at::full({}, stop_requested ? 1.0 : 0.0, r.loss.options()));
+  at::Tensor extra = at::stack(scalars).to(at::kDouble);
+  pg.allreduce_buckets(grads, extra, kBucketBytes);
+  extra = extra.to(r.loss.device(), r.loss.scalar_type());
+  r.loss = extra[0];
+  for (size_t i = 0; i < parts.size(); ++i)
+    if (r.parts.count(parts[i])) r.parts[parts[i]] = extra[static_cast<int64_t>(i) + 1];
+  stop_agreed = extra[static_cast<int64_t>(parts.size()) + 1].item<double>() > 0;
 }
 
 void TrainingState::zero_grad() { opt.zero_grad(); }

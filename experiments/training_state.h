@@ -16,6 +16,8 @@
 
 namespace scorelab {
 
+class ProcessGroup;
+
 // The run's train.lr_schedule.
 LrSchedule lr_schedule(const Experiment& ex);
 
@@ -29,6 +31,11 @@ struct TrainingState {
   std::vector<double> posthoc_sigma_rels;
   LrSchedule schedule;  // the learning rate of update k (the optimizer's step count + 1)
   at::Generator data_gen, noise_gen;  // CPU: data; device: loss noise
+  // Data-parallel training (core/distributed.h): every rank draws the whole batch alike and
+  // computes its rows (Loss::set_shard); step() sums gradients, loss and parts over the ranks,
+  // with this rank's stop request (a signal), and sets stop_agreed when any rank asked.
+  bool stop_requested = false, stop_agreed = false;
+  static constexpr int64_t kBucketBytes = 25 << 20;  // PyTorch DDP's default bucket size
 
   // Initialises the network's parameters from the run's seed and moves it to its device.
   TrainingState(const Experiment& ex, torch::nn::Module& module);
@@ -52,6 +59,7 @@ struct TrainingState {
   void write_posthoc_snapshot(const std::string& run_dir, int64_t step) const;
 
  private:
+  void sum_over_ranks(ProcessGroup& pg, const Experiment& ex, LossResult& r);
   // EMAs (`list`, keyed by `keys`) from a checkpoint's list: keys tensor, then flat buffers.
   void restore_list(std::vector<EMA>& list, const std::vector<double>& keys, const std::vector<at::Tensor>& stored,
                     const std::string& path);

@@ -78,10 +78,12 @@ VLBTerms DDPMLoss::vlb_terms(const ScoreModel& model, const at::Tensor& x0, cons
   return {prior, term};
 }
 
-LossResult DDPMLoss::operator()(const ScoreModel& model, const at::Tensor& x0, at::Generator& gen) const {
-  int64_t B = x0.size(0);
-  at::Tensor i = at::randint(1, chain_->N + 1, {B}, gen, at::TensorOptions().dtype(at::kLong).device(x0.device()));
-  at::Tensor z = at::randn(x0.sizes(), gen, x0.options());
+LossResult DDPMLoss::operator()(const ScoreModel& model, const at::Tensor& x0_all, at::Generator& gen) const {
+  int64_t B = x0_all.size(0);
+  at::Tensor i = at::randint(1, chain_->N + 1, {B}, gen, at::TensorOptions().dtype(at::kLong).device(x0_all.device()));
+  at::Tensor z = mine(at::randn(x0_all.sizes(), gen, x0_all.options()));
+  i = mine(i);
+  const at::Tensor x0 = mine(x0_all);  // this process's rows (data-parallel training)
   at::Tensor pred, xt;
   VLBTerms v = vlb_terms(model, x0, i, z, &pred, &xt);
   at::Tensor vlb = v.prior + static_cast<double>(chain_->N) * v.term;  // unbiased for the whole bound
@@ -91,13 +93,14 @@ LossResult DDPMLoss::operator()(const ScoreModel& model, const at::Tensor& x0, a
   if (model.kind() == Parameterization::x0) target = x0;
   at::Tensor simple = sum_except_batch((pred - target).pow(2));
   LossResult r;
-  if (o_.objective == "simple") r.loss = simple.mean();
-  else if (o_.objective == "vlb") r.loss = vlb.mean();
-  else r.loss = simple.mean() + o_.lambda_vlb * vlb.mean();
+  const at::Tensor simple_mean = batch_mean(simple, B), vlb_mean = batch_mean(vlb, B);
+  if (o_.objective == "simple") r.loss = simple_mean;
+  else if (o_.objective == "vlb") r.loss = vlb_mean;
+  else r.loss = simple_mean + o_.lambda_vlb * vlb_mean;
   double dims = static_cast<double>(x0[0].numel());
-  r.parts["simple"] = simple.mean().detach();
-  r.parts["vlb"] = vlb.mean().detach();
-  r.parts["vlb_bpd"] = bits_per_dim(-vlb.mean(), dims).detach();
+  r.parts["simple"] = simple_mean.detach();
+  r.parts["vlb"] = vlb_mean.detach();
+  r.parts["vlb_bpd"] = bits_per_dim(-vlb_mean, dims).detach();
   r.per_example = simple.detach();
   r.t_frac = (i - 1).to(x0.scalar_type()) / static_cast<double>(chain_->N);
   return r;

@@ -27,18 +27,23 @@ DSMLoss::DSMLoss(DSMOptions o, const LossContext& ctx)
 
 at::Tensor DSMLoss::weight(const at::Tensor& t) const { return (*w_)(*sde_, t, sde_->T() - o_.eps); }
 
-LossResult DSMLoss::operator()(const ScoreModel& model, const at::Tensor& x0, at::Generator& gen) const {
+LossResult DSMLoss::operator()(const ScoreModel& model, const at::Tensor& x0_all, at::Generator& gen) const {
   const SDE& sde = model.sde();
-  int64_t B = x0.size(0);
+  int64_t B = x0_all.size(0);
   LossResult r;
   // W/q constant (plain weighting, uniform t): one fused squared error, no per-sample weights.
   std::optional<double> W = w_->constant(sde_->T() - o_.eps), q = times_.constant_density();
   at::Tensor t, q_t;
   if (W && q)
-    t = times_.sample_t(B, gen, x0.options());
+    t = times_.sample_t(B, gen, x0_all.options());
   else
-    std::tie(t, q_t) = times_.sample(B, gen, x0.options());
-  at::Tensor z = at::randn(x0.sizes(), gen, x0.options());
+    std::tie(t, q_t) = times_.sample(B, gen, x0_all.options());
+  at::Tensor z = at::randn(x0_all.sizes(), gen, x0_all.options());
+  // This process's rows (all of them outside data-parallel training).
+  const at::Tensor x0 = mine(x0_all);
+  t = mine(t);
+  z = mine(z);
+  if (q_t.defined()) q_t = mine(q_t);
   at::Tensor xt = at::addcmul(append_dims(sde.alpha(t), x0.dim()) * x0, append_dims(sde.sigma(t), x0.dim()), z);
   const double span = sde_->T() - o_.eps;
   if (W && q) {
@@ -51,16 +56,16 @@ LossResult DSMLoss::operator()(const ScoreModel& model, const at::Tensor& x0, at
       r.loss = at::mse_loss(model.eps(xt, t), z, at::Reduction::Sum) * (*W / *q / static_cast<double>(B));
     }
     r.parts["dsm"] = r.loss.detach();
-    r.parts["weight_mean"] = at::scalar_tensor(*W / *q, x0.options());
+    r.parts["weight_mean"] = at::scalar_tensor(*W / *q * share(B), x0.options());
     return r;
   }
   at::Tensor w = weight(t) / q_t;
   at::Tensor err = sum_except_batch((model.eps(xt, t) - z).pow(2));
   r.per_example = err.detach();
   r.t_frac = (t.detach() - o_.eps) / span;
-  r.loss = (w * err).mean();
+  r.loss = batch_mean(w * err, B);
   r.parts["dsm"] = r.loss.detach();
-  r.parts["weight_mean"] = w.mean().detach();
+  r.parts["weight_mean"] = batch_mean(w, B).detach();
   return r;
 }
 

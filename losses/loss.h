@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <ATen/core/Generator.h>
@@ -40,9 +41,33 @@ class Loss {
   // Asks for LossResult::per_example / t_frac where they cost extra (DSM's fused plain
   // objective); losses fill them where they can (the trainer asks, benchmarks do not).
   void set_per_example(bool on) const { per_example_ = on; }
+  // Data-parallel training (core/distributed.h): this process computes rows [begin, end) of
+  // each batch. The loss still draws the randomness of the whole batch, so every process draws
+  // alike and nothing depends on the number of processes; its value, parts and gradient are
+  // this process's rows' share of the whole batch's mean, and sum over the processes to the
+  // one-process values.
+  void set_shard(int64_t begin, int64_t end) const {
+    shard_begin_ = begin;
+    shard_end_ = end;
+  }
+  // The rows this process computes of a batch of B ([0, B) without a shard).
+  std::pair<int64_t, int64_t> rows_of(int64_t B) const {
+    return sharded() ? std::pair<int64_t, int64_t>{shard_begin_, shard_end_} : std::pair<int64_t, int64_t>{0, B};
+  }
 
  protected:
+  bool sharded() const { return shard_end_ >= 0; }
+  // This process's rows of a tensor whose first dimension is the whole batch.
+  at::Tensor mine(const at::Tensor& t) const { return sharded() ? t.slice(0, shard_begin_, shard_end_) : t; }
+  // The whole batch's mean of per-example values of which `v` holds this process's rows.
+  at::Tensor batch_mean(const at::Tensor& v, int64_t B) const {
+    return sharded() ? v.sum() / static_cast<double>(B) : v.mean();
+  }
+  // This process's share of a quantity constant over the batch (1 without a shard).
+  double share(int64_t B) const { return sharded() ? static_cast<double>(shard_end_ - shard_begin_) / static_cast<double>(B) : 1.0; }
+
   mutable bool per_example_ = false;
+  mutable int64_t shard_begin_ = 0, shard_end_ = -1;
 };
 
 }  // namespace scorelab

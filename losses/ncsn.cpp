@@ -32,18 +32,19 @@ NCSNLoss::NCSNLoss(NCSNLossOptions o, const LossContext& ctx) : o_(o) {
   t_levels_ = at::tensor(ts, at::kDouble);
 }
 
-LossResult NCSNLoss::operator()(const ScoreModel& model, const at::Tensor& x0, at::Generator& gen) const {
-  int64_t B = x0.size(0);
-  at::Tensor l = at::randint(o_.levels, {B}, gen, at::TensorOptions().dtype(at::kLong).device(x0.device()));
-  at::Tensor t = t_levels_.to(x0.device()).index_select(0, l).to(x0.scalar_type());
+LossResult NCSNLoss::operator()(const ScoreModel& model, const at::Tensor& x0_all, at::Generator& gen) const {
+  int64_t B = x0_all.size(0);
+  at::Tensor l = at::randint(o_.levels, {B}, gen, at::TensorOptions().dtype(at::kLong).device(x0_all.device()));
+  at::Tensor z = mine(at::randn(x0_all.sizes(), gen, x0_all.options()));
+  const at::Tensor x0 = mine(x0_all);  // this process's rows (data-parallel training)
+  at::Tensor t = t_levels_.to(x0.device()).index_select(0, mine(l)).to(x0.scalar_type());
   at::Tensor sigma = model.sde().sigma(t);
-  at::Tensor z = at::randn(x0.sizes(), gen, x0.options());
   at::Tensor xt = append_dims(model.sde().alpha(t), x0.dim()) * x0 + append_dims(sigma, x0.dim()) * z;
   // sigma^2 * 1/2 || s + z / sigma ||^2 = 1/2 || sigma s + z ||^2.
   at::Tensor s = model.score(xt, t);
   at::Tensor per = 0.5 * sum_except_batch((append_dims(sigma, x0.dim()) * s + z).pow(2));
   LossResult r;
-  r.loss = per.mean();
+  r.loss = batch_mean(per, B);
   r.parts["ncsn"] = r.loss.detach();
   return r;
 }

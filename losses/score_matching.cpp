@@ -34,7 +34,7 @@ ScoreMatchingOptions ScoreMatchingLoss::options_from(const Config& cfg, bool sli
 ScoreMatchingLoss::ScoreMatchingLoss(bool sliced, ScoreMatchingOptions o, const LossContext&) : sliced_(sliced), o_(o) {}
 
 std::pair<at::Tensor, at::Tensor> ScoreMatchingLoss::terms(const ScoreModel& model, const at::Tensor& x_in,
-                                                           const at::Tensor& t, at::Generator& gen) const {
+                                                           const at::Tensor& t, at::Generator& gen, int64_t B) const {
   at::AutoGradMode enable(true);
   at::Tensor x = x_in.detach().requires_grad_(true);
   at::Tensor s = model.score(x, t);
@@ -52,7 +52,9 @@ std::pair<at::Tensor, at::Tensor> ScoreMatchingLoss::terms(const ScoreModel& mod
   } else {
     at::Tensor proj_norm = at::zeros_like(trace);
     for (int64_t k = 0; k < o_.projections; ++k) {
-      at::Tensor v = at::randn(s.sizes(), gen, s.options());
+      std::vector<int64_t> whole = s.sizes().vec();  // drawn for the whole batch (data-parallel: its rows)
+      if (B > 0) whole[0] = B;
+      at::Tensor v = mine(at::randn(whole, gen, s.options()));
       if (o_.projection == "rademacher") v = at::sign(v);
       at::Tensor vs = sum_except_batch(v * s);
       at::Tensor g = torch::autograd::grad({vs.sum()}, {x}, {}, true, true)[0];
@@ -65,26 +67,29 @@ std::pair<at::Tensor, at::Tensor> ScoreMatchingLoss::terms(const ScoreModel& mod
   return {trace, norm};
 }
 
-LossResult ScoreMatchingLoss::operator()(const ScoreModel& model, const at::Tensor& x0, at::Generator& gen) const {
+LossResult ScoreMatchingLoss::operator()(const ScoreModel& model, const at::Tensor& x0_all, at::Generator& gen) const {
   const SDE& sde = model.sde();
-  int64_t B = x0.size(0);
+  int64_t B = x0_all.size(0);
+  const at::Tensor x0 = mine(x0_all);  // this process's rows (data-parallel training)
   at::Tensor t, x, w;
   if (o_.perturb) {
     t = o_.eps + (sde.T() - o_.eps) * at::rand({B}, gen, x0.options());
+    at::Tensor z = mine(at::randn(x0_all.sizes(), gen, x0.options()));
+    t = mine(t);
     at::Tensor sigma = sde.sigma(t);
-    x = append_dims(sde.alpha(t), x0.dim()) * x0 + append_dims(sigma, x0.dim()) * at::randn(x0.sizes(), gen, x0.options());
+    x = append_dims(sde.alpha(t), x0.dim()) * x0 + append_dims(sigma, x0.dim()) * z;
     w = sigma.pow(2);
   } else {
-    t = at::full({B}, o_.eps, x0.options());
+    t = at::full({x0.size(0)}, o_.eps, x0.options());
     x = x0;
-    w = at::ones({B}, x0.options());
+    w = at::ones({x0.size(0)}, x0.options());
   }
-  auto [trace, norm] = terms(model, x, t, gen);
+  auto [trace, norm] = terms(model, x, t, gen, B);
   LossResult r;
-  r.loss = (w * (trace + norm)).mean();
+  r.loss = batch_mean(w * (trace + norm), B);
   r.parts[name()] = r.loss.detach();
-  r.parts["trace_term"] = (w * trace).mean().detach();
-  r.parts["norm_term"] = (w * norm).mean().detach();
+  r.parts["trace_term"] = batch_mean(w * trace, B).detach();
+  r.parts["norm_term"] = batch_mean(w * norm, B).detach();
   return r;
 }
 

@@ -35,8 +35,9 @@ class ScoreMatchingLoss : public Loss {
   LossResult operator()(const ScoreModel& model, const at::Tensor& x0, at::Generator& gen) const override;
   std::vector<std::string> part_names() const override { return {name(), "trace_term", "norm_term"}; }
   // Per-example (unweighted) objective at fixed x and t: returns {trace term, norm term}.
+  // Projections are drawn for a batch of B rows (default: x's), of which x holds this process's.
   std::pair<at::Tensor, at::Tensor> terms(const ScoreModel& model, const at::Tensor& x, const at::Tensor& t,
-                                          at::Generator& gen) const;
+                                          at::Generator& gen, int64_t B = -1) const;
 
  private:
   bool sliced_;

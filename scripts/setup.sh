@@ -6,7 +6,8 @@ set -euo pipefail
 PKGS=(cmake g++ make libtorch-dev libhdf5-dev libyaml-cpp-dev catch2
       libboost-program-options-dev zlib1g-dev libcairo2-dev pkg-config fonts-dejavu-core
       poppler-utils chromium libopenblas0-openmp
-      python3-h5py python3-numpy python3-pandas dataset-fashion-mnist libbenchmark-dev "$@")
+      python3-h5py python3-numpy python3-pandas dataset-fashion-mnist libbenchmark-dev
+      libgloo-dev "$@")
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -63,6 +63,22 @@ TEST_CASE("a 2x2 sweep makes four runs and a four-row summary, a second call ski
   for (const auto& p : again) CHECK(p.status == "done");
   CHECK(fs::last_write_time(dir + "/out/" + points[0].name + "/log.h5") == stamp);
   CHECK_THAT(read_text(dir + "/out/logs/" + points[0].name + ".log"), Catch::Contains("already finished"));
+  // --collect (the Slurm summary job) rebuilds the summary from the runs on disk, running
+  // nothing; a point without a run is "not run".
+  const std::string before = read_text(dir + "/out/summary.md");
+  fs::remove(dir + "/out/summary.md");
+  fs::remove_all(dir + "/out/" + points[3].name);
+  SweepOptions c = opts(1);
+  c.collect = true;
+  auto collected = run_sweep(dir + "/s.yaml", c);
+  REQUIRE(collected.size() == 4);
+  for (int i = 0; i < 3; ++i) CHECK(collected[i].status == "done");
+  CHECK(collected[3].status == "not run");
+  CHECK(fs::last_write_time(dir + "/out/" + points[0].name + "/log.h5") == stamp);
+  const std::string after = read_text(dir + "/out/summary.md");
+  CHECK_THAT(after, Catch::Contains("not run"));
+  const std::string first_row = before.substr(before.find("\n| weighting-plain_hidden-8"), 60);
+  CHECK_THAT(after, Catch::Contains(first_row));
 }
 
 TEST_CASE("a failing sweep point is reported and the others finish", "[experiments][sweep]") {
@@ -83,14 +99,36 @@ TEST_CASE("a failing sweep point is reported and the others finish", "[experimen
 TEST_CASE("sweep with emit slurm writes a job array instead of running", "[experiments][sweep]") {
   std::string dir = test::scratch_dir("sweep_slurm");
   write_base(dir);
-  std::ofstream(dir + "/s.yaml") << "base: base.yaml\nout_dir: '" + dir + "/out'\ngrid:\n  model: {hidden: [8, 16, 32]}\n";
+  std::ofstream(dir + "/s.yaml") << "base: base.yaml\nout_dir: '" + dir + "/out'\ngrid:\n  model: {hidden: [8, 16, 32]}\n"
+                                    "slurm: {time: '01:00:00', gres: 'gpu:2', partition: gpu, ntasks_per_node: 2}\n";
   SweepOptions o = opts(1);
   o.emit = "slurm";
+  o.slurm.time = "02:00:00";  // the command line over the file
+  o.slurm.mem = "8G";
   run_sweep(dir + "/s.yaml", o);
   std::string script = read_text(dir + "/out/sweep.slurm");
   CHECK_THAT(script, Catch::Contains("#SBATCH --array=0-2") && Catch::Contains("model.hidden=32") &&
                          Catch::Contains("SLURM_ARRAY_TASK_ID"));
+  CHECK_THAT(script, Catch::Contains("#SBATCH --time=02:00:00") && Catch::Contains("#SBATCH --mem=8G") &&
+                         Catch::Contains("#SBATCH --gres=gpu:2") && Catch::Contains("#SBATCH --partition=gpu") &&
+                         Catch::Contains("#SBATCH --cpus-per-task=2") && Catch::Contains("#SBATCH --ntasks-per-node=2"));
+  CHECK_THAT(script, !Catch::Contains("01:00:00"));
+  // Logs named by point, as a local sweep's; two processes per point: the rendezvous variables.
+  CHECK_THAT(script, Catch::Contains("'hidden-32'") && Catch::Contains("/logs/'\"${NAMES[$i]}.log\"") &&
+                         Catch::Contains("export MASTER_ADDR=") && Catch::Contains("srun "));
+  CHECK_THAT(read_text(dir + "/out/collect.slurm"), Catch::Contains(" sweep ") && Catch::Contains("--collect") &&
+                                                        Catch::Contains("#SBATCH --partition=gpu"));
+  CHECK_THAT(read_text(dir + "/out/submit.sh"), Catch::Contains("sbatch --parsable") &&
+                                                    Catch::Contains("--dependency=afterany:"));
+  for (const char* f : {"sweep.slurm", "collect.slurm", "submit.sh"}) {  // each parses as bash
+    INFO(f);
+    CHECK(std::system(("bash -n '" + dir + "/out/" + f + "'").c_str()) == 0);
+  }
   CHECK_FALSE(fs::exists(dir + "/out/hidden-8"));
+  // A resource that would break the #SBATCH line is refused with its key.
+  std::ofstream(dir + "/bad.yaml") << "base: base.yaml\nout_dir: '" + dir + "/out2'\ngrid:\n  model: {hidden: [8]}\n"
+                                      "slurm: {mem: '8 G'}\n";
+  CHECK_THROWS_WITH(run_sweep(dir + "/bad.yaml", o), Contains("slurm.mem"));
 }
 
 TEST_CASE("a sweep validates every point before running any, and runs each valid point once", "[experiments][sweep]") {
