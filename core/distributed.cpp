@@ -55,6 +55,7 @@ DistEnv DistEnv::from_environment() {
     if (e.world > 1 && !env_var("RANK")) throw std::invalid_argument("environment variable WORLD_SIZE is set but RANK is not");
     e.local_rank = env_var("LOCAL_RANK") ? env_int("LOCAL_RANK", 0, e.world - 1) : e.rank;
     e.local_world = env_var("LOCAL_WORLD_SIZE") ? env_int("LOCAL_WORLD_SIZE", 1, e.world) : e.world;
+    if (env_var("SCORELAB_NPROC")) e.launcher = "--nproc";
   } else if (env_var("SLURM_NTASKS") && env_var("SLURM_PROCID")) {
     e.launcher = "slurm";
     e.world = env_int("SLURM_NTASKS", 1, 1 << 20);
@@ -121,6 +122,15 @@ void ProcessGroup::allreduce_sum(at::Tensor& t) {
   collective(rank(), "an all-reduce", [&] {
     std::vector<at::Tensor> v{t};
     impl_->pg->allreduce(v)->wait();
+  });
+}
+
+void ProcessGroup::allreduce_max(at::Tensor& t) {
+  collective(rank(), "an all-reduce", [&] {
+    std::vector<at::Tensor> v{t};
+    c10d::AllreduceOptions o;
+    o.reduceOp = c10d::ReduceOp::MAX;
+    impl_->pg->allreduce(v, o)->wait();
   });
 }
 
@@ -244,6 +254,7 @@ int launch_local(const std::vector<std::string>& args, int nproc, std::chrono::m
       setenv("LOCAL_WORLD_SIZE", std::to_string(nproc).c_str(), 1);
       setenv("MASTER_ADDR", "127.0.0.1", 1);
       setenv("MASTER_PORT", port.c_str(), 1);
+      setenv("SCORELAB_NPROC", "1", 1);  // names the launcher in the run's first line
       std::vector<char*> argv;
       std::string self = "scorelab";
       argv.push_back(self.data());

@@ -20,7 +20,7 @@ struct DistEnv {
   int rank = 0, world = 1, local_rank = 0, local_world = 1;
   std::string master_addr = "127.0.0.1";
   int master_port = 29500;
-  std::string launcher;  // "torchrun", "slurm" or "" (one process)
+  std::string launcher;  // "torchrun", "--nproc", "slurm" or "" (one process)
   // From the environment. Throws std::invalid_argument naming the variable when the variables
   // are inconsistent (RANK >= WORLD_SIZE, a port out of range, ...).
   static DistEnv from_environment();
@@ -42,6 +42,7 @@ class ProcessGroup {
   // In place: the sum of `t` over the ranks (every rank passes the same shape and dtype;
   // contiguous CPU or device tensors).
   void allreduce_sum(at::Tensor& t);
+  void allreduce_max(at::Tensor& t);
   // Gradients summed over the ranks in buckets of at most `bucket_bytes` (each bucket one
   // flat buffer, one all-reduce); `extra` (small float64 values) rides in the last bucket.
   void allreduce_buckets(const std::vector<at::Tensor>& grads, at::Tensor& extra, int64_t bucket_bytes);

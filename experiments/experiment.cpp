@@ -8,6 +8,7 @@
 #include <c10/core/InferenceMode.h>
 
 #include "core/device.h"
+#include "core/distributed.h"
 #include "core/progress.h"
 #include "core/error.h"
 
@@ -53,14 +54,25 @@ int choose_sampling_threads(const Experiment& ex, const ScoreModel& model, int64
 
 SampleResult draw_samples(const Experiment& ex, const ScoreModel& model, int64_t n, uint64_t seed,
                           const std::string& progress_label) {
-  return draw_samples(*ex.sampler, model, n, ex.sample.batch_size, seed, ex.data->sample_shape(),
-                      at::TensorOptions().dtype(ex.run.dtype).device(ex.device), progress_label, ex.sample.classes,
-                      ex.sample.guidance);
+  ProcessGroup* pg = process_group();
+  const auto [first, end] = pg ? shard_rows(n, pg->rank(), pg->world()) : std::pair<int64_t, int64_t>{0, n};
+  SampleResult r = draw_samples(*ex.sampler, model, end - first, ex.sample.batch_size, seed, ex.data->sample_shape(),
+                                at::TensorOptions().dtype(ex.run.dtype).device(ex.device), progress_label,
+                                ex.sample.classes, ex.sample.guidance, first);
+  if (pg) {  // every rank's share, in sample order; the NFE per trajectory: the largest
+    r.x = pg->allgather_rows(r.x.contiguous());
+    if (r.labels.defined()) r.labels = pg->allgather_rows(r.labels.contiguous());
+    at::Tensor nfe = at::tensor({r.nfe}, at::kLong);
+    pg->allreduce_max(nfe);
+    r.nfe = nfe.item<int64_t>();
+  }
+  return r;
 }
 
 SampleResult draw_samples(const Sampler& sampler, const ScoreModel& model, int64_t n, int64_t batch_size,
                           uint64_t seed, at::IntArrayRef per_sample_shape, const at::TensorOptions& opts,
-                          const std::string& progress_label, const ClassChoice& classes, double guidance) {
+                          const std::string& progress_label, const ClassChoice& classes, double guidance,
+                          int64_t first_index) {
   const int64_t bs = batch_size > 0 ? batch_size : n;
   const bool labelled = classes.mode != "none";
   const int64_t batches = (n + bs - 1) / bs;
@@ -69,8 +81,8 @@ SampleResult draw_samples(const Sampler& sampler, const ScoreModel& model, int64
   // Counts sampler steps over all batches (the total is known at the first step); the status is
   // the NFE per trajectory so far.
   Progress bar(progress_label, batches, 0, "steps");
-  for (int64_t first = 0, b = 0; first < n; first += bs, ++b) {
-    int64_t count = std::min(bs, n - first);
+  for (int64_t offset = 0, b = 0; offset < n; offset += bs, ++b) {
+    const int64_t count = std::min(bs, n - offset), first = first_index + offset;
     at::Tensor xT = prior_noise(model, seed, first, count, per_sample_shape, opts);
     NoiseSource noise = NoiseSource::range(seed, first, count, opts.device());
     std::optional<LabelledModel> guided;
@@ -91,6 +103,12 @@ SampleResult draw_samples(const Sampler& sampler, const ScoreModel& model, int64
     for (const auto& [k, v] : r.stats) total.stats[k] += v;
   }
   bar.finish("nfe " + std::to_string(total.nfe));
+  if (parts.empty()) {  // n = 0 (a data-parallel rank's share of fewer samples than ranks)
+    std::vector<int64_t> shape{0};
+    shape.insert(shape.end(), per_sample_shape.begin(), per_sample_shape.end());
+    parts.push_back(at::empty(shape, opts));
+    if (labelled) labels.push_back(at::empty({0}, at::kLong));
+  }
   total.x = at::cat(parts, 0);
   if (labelled) total.labels = at::cat(labels, 0);
   return total;

@@ -36,7 +36,10 @@ Experiment build_experiment(const Config& cfg, const std::string& default_name,
                             const Registries& reg = builtin_registries());
 
 // Samples `n` points from `model` with the experiment's sampler, in batches, starting from
-// x_T keyed by (seed, sample index) so the result does not depend on the batch size.
+// x_T keyed by (seed, sample index) so the result does not depend on the batch size. In a
+// data-parallel run (core/distributed.h) every rank must call it alike: rank r of N draws
+// samples [r n / N, (r + 1) n / N), and every rank returns all n, gathered (the same samples
+// one process draws; `seconds` is this rank's share's).
 SampleResult draw_samples(const Experiment& ex, const ScoreModel& model, int64_t n, uint64_t seed,
                           const std::string& progress_label);
 // Thread count for sampling (run.threads: 0): autotune_threads on one score evaluation of
@@ -46,9 +49,11 @@ int choose_sampling_threads(const Experiment& ex, const ScoreModel& model, int64
 // The same with only the parts it uses: `batch_size` 0 draws all n at once; x_T has
 // `per_sample_shape` and `opts`' dtype and device. With `classes` other than none, sample i is
 // drawn given label classes.labels(..)[i] with guidance scale `guidance` (networks/guidance.h),
-// and the labels are returned in SampleResult::labels.
+// and the labels are returned in SampleResult::labels. `first_index`: the samples are
+// first_index .. first_index + n - 1 of the seed's sequence.
 SampleResult draw_samples(const Sampler& sampler, const ScoreModel& model, int64_t n, int64_t batch_size,
                           uint64_t seed, at::IntArrayRef per_sample_shape, const at::TensorOptions& opts,
-                          const std::string& progress_label, const ClassChoice& classes = {}, double guidance = 0);
+                          const std::string& progress_label, const ClassChoice& classes = {}, double guidance = 0,
+                          int64_t first_index = 0);
 
 }  // namespace scorelab

@@ -389,7 +389,12 @@ TrainSummary train(Experiment& ex) {
       save(step);
       last_saved = step;
     }
-    if (!lead && ex.eval.every > 0 && step % ex.eval.every == 0 && step < ex.train.steps) pg->barrier();  // the lead evaluates
+    if (!lead && ex.eval.every > 0 && step % ex.eval.every == 0 && step < ex.train.steps) {
+      // The lead evaluates; every rank draws its share of the samples (draw_samples gathers them).
+      net.eval();
+      draw_samples(ex, ex.sample.use_ema ? with_ema_weights() : *model, ex.eval.n, ex.run.seed, "");
+      net.train();
+    }
     if (lead && ex.eval.every > 0 && step % ex.eval.every == 0 && step < ex.train.steps) {
       // Metrics and a plot with the current EMA weights (the same x_T every time).
       ScoreModel& snapshot = ex.sample.use_ema ? with_ema_weights() : *model;
@@ -409,7 +414,6 @@ TrainSummary train(Experiment& ex) {
       std::printf("  step %ld (evaluation %.1fs): %s\n", static_cast<long>(step),
                   std::chrono::duration<double>(e1 - e0).count(), metrics_line(m).c_str());
       std::fflush(stdout);
-      if (pg) pg->barrier();
     }
     // Data-parallel: every rank stops at the step where one asked (st.stop_agreed).
     const int sig = !pg ? stop_signal() : st.stop_agreed ? (stop_signal() ? stop_signal() : SIGTERM) : 0;
@@ -430,7 +434,10 @@ TrainSummary train(Experiment& ex) {
     }
   }
   remove_stop_handlers();  // the final evaluation ends at the first signal (it resumes)
-  if (!lead) {  // trained; the lead evaluates and writes the rest
+  if (sum.start_step >= ex.train.steps) save(ex.train.steps);  // every rank: it sums the partial log interval
+  if (!lead) {  // trained: this rank's share of the final samples; the lead evaluates and writes the rest
+    net.eval();
+    draw_samples(ex, ex.sample.use_ema ? with_ema_weights() : *model, std::max(ex.sample.n, ex.eval.n), ex.run.seed, "");
     sum.final_step = ex.train.steps;
     return sum;
   }
@@ -441,7 +448,6 @@ TrainSummary train(Experiment& ex) {
     sum.final_step = ex.train.steps;
     return sum;
   }
-  if (sum.start_step >= ex.train.steps) save(ex.train.steps);
   bar.finish();
   sum.final_step = ex.train.steps;
 

@@ -226,7 +226,7 @@ InpaintSpec inpaint_from(const Config& c, const std::vector<int64_t>& sample_sha
   }
   if (!at::logical_or(s.mask == 0, s.mask == 1).all().item<bool>()) c.fail(c.has("mask") ? "mask" : "file", "mask entries must be 0 or 1");
   s.resample = c.get_int("resample", 1, 1, 1000);
-  s.particles = c.get_int("particles", 1, 1, 1 << 20);
+  s.particles = c.get_int("particles", 1, 1, 65536);
   s.ess_threshold = c.get_double("ess_threshold", 0.5, 0.0, 1.0);
   if (s.ess_threshold <= 0) c.fail("ess_threshold", "must be in (0, 1]");
   if (c.has("ess_threshold") && s.particles == 1) c.fail("ess_threshold", "applies to particles > 1 only");

@@ -42,7 +42,7 @@ std::string quickstart(const std::string& dir, int steps) {
                       << "train: {steps: " << steps
                       << ", batch_size: 512, lr: 2.0e-3, ema_decay: 0.999, log_every: 100, ckpt_every: 100}\n"
                       << "sample: {type: euler_maruyama, steps: 50, n: 500}\n"
-                      << "eval: {n: 500, projections: 64}\n";
+                      << "eval: {n: 500, projections: 64, every: 100}\n";
   return path;
 }
 
@@ -143,11 +143,19 @@ TEST_CASE("two Gloo processes with half the batch each train as one process with
                             g2 = RunLog::read_column(dir + "/runs/two/log.h5", "train/grad_norm");
   REQUIRE(g2.size() == g1.size());
   for (size_t i = 0; i < g1.size(); ++i) CHECK(g2[i] == Approx(g1[i]).epsilon(1e-4));  // the whole batch's gradient
+  // Evaluation: each rank draws its share of the samples, gathered in sample order on rank 0
+  // (a wrong split or order would not match the one process's samples, drawn from the same x_T).
+  CHECK(RunLog::read_column(dir + "/runs/two/log.h5", "eval/step") == std::vector<double>{100, 200, 300});
+  const at::Tensor s1 = RunLog::read_array(dir + "/runs/one/log.h5", "samples/final"),
+                   s2 = RunLog::read_array(dir + "/runs/two/log.h5", "samples/final");
+  REQUIRE(s2.sizes() == s1.sizes());
+  INFO("largest sample difference: " << (s2 - s1).abs().max().item<double>());
+  CHECK(at::allclose(s2, s1, 0, 1e-4));  // measured 4.8e-7
   std::vector<std::string> runs;
   for (const auto& e : fs::directory_iterator(dir + "/runs")) runs.push_back(e.path().filename().string());
   std::sort(runs.begin(), runs.end());
   CHECK(runs == std::vector<std::string>{"one", "two"});
-  CHECK(Contains("2 processes").match(read_text(dir + "/two.out")));
+  CHECK(Contains("2 processes (--nproc)").match(read_text(dir + "/two.out")));
 
   // Trained to 200 steps by two processes, resumed to 300 by one: the same end.
   REQUIRE(run("train " + cfg + " run.name=handover train.steps=200 --nproc 2 --quiet", dir + "/h1") == 0);
