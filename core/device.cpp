@@ -18,6 +18,7 @@
 
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
+#include <ATen/detail/CUDAHooksInterface.h>
 #include <torch/cuda.h>
 
 #include "core/config.h"
@@ -47,6 +48,10 @@ c10::Device select_device(const Config& run_cfg, const std::string& key) {
     return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(index));
   }
   run_cfg.fail(key, "'" + d + "' is not a device (auto, cpu, cuda or cuda:N)");
+}
+
+void synchronize(const c10::Device& device) {
+  if (device.is_cuda()) at::detail::getCUDAHooks().deviceSynchronize(device.has_index() ? device.index() : 0);
 }
 
 at::Generator make_generator(uint64_t seed, const c10::Device& device) {

@@ -14,6 +14,10 @@ class Config;
 // (an unavailable CUDA device is a ConfigError naming run.device).
 c10::Device select_device(const Config& run_cfg, const std::string& key = "device");
 
+// Waits until the work queued on `device` is done (CUDA; nothing to wait for on the CPU).
+// Timers call it before reading the clock, so that they time work, not kernel launches.
+void synchronize(const c10::Device& device);
+
 // A generator on `device` seeded with `seed`, independent of torch's global one.
 at::Generator make_generator(uint64_t seed, const c10::Device& device = c10::Device(c10::kCPU));
 

@@ -8,6 +8,7 @@
 #include <ATen/core/grad_mode.h>
 #include <c10/core/InferenceMode.h>
 
+#include "core/device.h"
 #include "networks/score_model.h"
 
 namespace scorelab {
@@ -46,6 +47,7 @@ SampleResult Sampler::sample(const ScoreModel& model, const at::Tensor& x_T, con
   NoiseSource noise = noise_in;
   if (brownian_) noise.brownian_T = model.sde().T();
   SamplingModeGuard mode(model);
+  synchronize(x_T.device());  // the clock times this sampling, not work queued before it
   auto t0 = std::chrono::steady_clock::now();
   const int64_t nfe0 = model.nfe();
   const Schedule sched = schedule(model, x_T.options());
@@ -63,6 +65,7 @@ SampleResult Sampler::sample(const ScoreModel& model, const at::Tensor& x_T, con
   SampleResult r;
   r.x = x;
   r.nfe = model.nfe() - nfe0;
+  synchronize(x.device());
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (state) r.stats = state->stats;
   return r;
