@@ -37,7 +37,7 @@ LossResult NCSNLoss::operator()(const ScoreModel& model, const at::Tensor& x0_al
   at::Tensor l = at::randint(o_.levels, {B}, gen, at::TensorOptions().dtype(at::kLong).device(x0_all.device()));
   at::Tensor z = mine(at::randn(x0_all.sizes(), gen, x0_all.options()));
   const at::Tensor x0 = mine(x0_all);  // this process's rows (data-parallel training)
-  at::Tensor t = t_levels_.to(x0.device()).index_select(0, mine(l)).to(x0.scalar_type());
+  at::Tensor t = cache_->as(t_levels_, x0).index_select(0, mine(l));
   at::Tensor sigma = model.sde().sigma(t);
   at::Tensor xt = append_dims(model.sde().alpha(t), x0.dim()) * x0 + append_dims(sigma, x0.dim()) * z;
   // sigma^2 * 1/2 || s + z / sigma ||^2 = 1/2 || sigma s + z ||^2.

@@ -5,6 +5,9 @@
 // sigma_min) / log(sigma_max / sigma_min)), and x~ = alpha(t_l) x + sigma_l z. The levels
 // default to the SDE's own range sigma(eps) .. sigma(T); one level per example, uniformly.
 #pragma once
+#include <memory>
+
+#include "core/table_cache.h"
 #include "losses/loss.h"
 
 namespace scorelab {
@@ -29,6 +32,7 @@ class NCSNLoss : public Loss {
  private:
   NCSNLossOptions o_;
   at::Tensor sigmas_, t_levels_;
+  std::shared_ptr<TableCache> cache_ = std::make_shared<TableCache>();  // t_levels_ on the data's device and dtype
 };
 
 }  // namespace scorelab

@@ -39,7 +39,7 @@ std::pair<at::Tensor, at::Tensor> TimeSampler::sample(int64_t n, at::Generator& 
                                                       const at::TensorOptions& opts) const {
   if (mode_ == "uniform") return {sample_t(n, gen, opts), at::full({n}, 1.0 / (T_ - eps_), opts)};
   at::Tensor u = at::rand({n}, gen, at::TensorOptions().dtype(at::kDouble).device(opts.device()));
-  at::Tensor cdf = cdf_.to(opts.device()), grid = grid_.to(opts.device());
+  const at::Tensor &cdf = cache_->as(cdf_, opts.device(), at::kDouble), &grid = cache_->as(grid_, opts.device(), at::kDouble);
   int64_t M = grid.size(0) - 1;
   at::Tensor j = at::clamp(at::searchsorted(cdf, u, /*out_int32=*/false, /*right=*/true) - 1, 0, M - 1);
   at::Tensor c0 = cdf.index_select(0, j), c1 = cdf.index_select(0, j + 1);

@@ -7,11 +7,14 @@
 // density used is that of the piecewise-linear inverse itself, so estimates stay unbiased.
 #pragma once
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include <ATen/core/Generator.h>
 #include <ATen/core/Tensor.h>
+
+#include "core/table_cache.h"
 
 namespace scorelab {
 
@@ -33,6 +36,7 @@ class TimeSampler {
   std::string mode_;
   double eps_, T_;
   at::Tensor grid_, cdf_;  // float64 [M + 1], cdf from 0 to 1 (non-uniform modes)
+  std::shared_ptr<TableCache> cache_ = std::make_shared<TableCache>();  // grid_ and cdf_ on other devices
 };
 
 }  // namespace scorelab

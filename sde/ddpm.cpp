@@ -18,6 +18,9 @@ DDPMChain DDPMChain::from_betas(at::Tensor betas) {
   c.alpha_bars = at::exp(log_ab);
   c.alpha_bars_prev = at::cat({at::ones({1}, at::kDouble), c.alpha_bars.slice(0, 0, c.N - 1)});
   c.log_alpha_bar_grid = at::cat({at::zeros({1}, at::kDouble), log_ab});
+  c.post_c0 = at::sqrt(c.alpha_bars_prev) * c.betas / (1.0 - c.alpha_bars);
+  c.post_ct = at::sqrt(c.alphas) * (1.0 - c.alpha_bars_prev) / (1.0 - c.alpha_bars);
+  c.post_var = (1.0 - c.alpha_bars_prev) / (1.0 - c.alpha_bars) * c.betas;
   return c;
 }
 
@@ -38,17 +41,13 @@ at::Tensor DDPMChain::step_index(const at::Tensor& t) const {
 }
 
 at::Tensor DDPMChain::at_step(const at::Tensor& table, const at::Tensor& i, const at::Tensor& like) const {
-  return table.to(like.device()).index_select(0, (i - 1).to(like.device())).to(like.scalar_type());
+  return cache->as(table, like).index_select(0, (i - 1).to(like.device()));
 }
 
-at::Tensor DDPMChain::posterior_c0(const at::Tensor& i, const at::Tensor& like) const {
-  return at_step(at::sqrt(alpha_bars_prev) * betas / (1.0 - alpha_bars), i, like);
-}
-at::Tensor DDPMChain::posterior_ct(const at::Tensor& i, const at::Tensor& like) const {
-  return at_step(at::sqrt(alphas) * (1.0 - alpha_bars_prev) / (1.0 - alpha_bars), i, like);
-}
+at::Tensor DDPMChain::posterior_c0(const at::Tensor& i, const at::Tensor& like) const { return at_step(post_c0, i, like); }
+at::Tensor DDPMChain::posterior_ct(const at::Tensor& i, const at::Tensor& like) const { return at_step(post_ct, i, like); }
 at::Tensor DDPMChain::posterior_variance(const at::Tensor& i, const at::Tensor& like) const {
-  return at_step((1.0 - alpha_bars_prev) / (1.0 - alpha_bars) * betas, i, like);
+  return at_step(post_var, i, like);
 }
 
 DDPMChain DDPMSDE::chain_from(const Config& cfg) {
@@ -72,14 +71,14 @@ std::pair<at::Tensor, at::Tensor> locate(const at::Tensor& t, int64_t N) {
 
 at::Tensor DDPMSDE::log_alpha_bar(const at::Tensor& t) const {
   auto [k, frac] = locate(t, c_.N);
-  at::Tensor L = c_.log_alpha_bar_grid.to(t.device()).to(t.scalar_type());
+  const at::Tensor& L = c_.cache->as(c_.log_alpha_bar_grid, t);
   at::Tensor lo = L.index_select(0, k), hi = L.index_select(0, k + 1);
   return lo + frac * (hi - lo);
 }
 
 at::Tensor DDPMSDE::beta(const at::Tensor& t) const {
   auto [k, frac] = locate(t, c_.N);
-  at::Tensor L = c_.log_alpha_bar_grid.to(t.device()).to(t.scalar_type());
+  const at::Tensor& L = c_.cache->as(c_.log_alpha_bar_grid, t);
   return -(L.index_select(0, k + 1) - L.index_select(0, k)) * static_cast<double>(c_.N);
 }
 

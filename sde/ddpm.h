@@ -6,6 +6,9 @@
 // are exactly the chain's, so discrete-time models, losses and samplers (ancestral, DDIM) and
 // continuous-time ones (Euler–Maruyama, ODE solvers) run on the same model without mismatch.
 #pragma once
+#include <memory>
+
+#include "core/table_cache.h"
 #include "sde/sde.h"
 
 namespace scorelab {
@@ -16,6 +19,9 @@ struct DDPMChain {
   int64_t N = 1000;
   at::Tensor betas, alphas, alpha_bars, alpha_bars_prev;  // float64 [N]; entry i-1 is step i
   at::Tensor log_alpha_bar_grid;                          // float64 [N + 1]; entry 0 is t = 0
+  at::Tensor post_c0, post_ct, post_var;                  // float64 [N]: the posterior's tables below
+  // The tables above on the devices and in the dtypes they are used with, each copied once.
+  std::shared_ptr<TableCache> cache = std::make_shared<TableCache>();
 
   // Linear betas from beta_1 to beta_N (DDPM sec. 4: 1e-4 .. 0.02, N = 1000) or Nichol &
   // Dhariwal's cosine betas, clipped at 0.999.
@@ -25,7 +31,8 @@ struct DDPMChain {
 
   // Step index i in 1..N nearest to t * N, as int64 [B].
   at::Tensor step_index(const at::Tensor& t) const;
-  // A per-step quantity (a float64 [N] table above) gathered at steps i, in like's dtype/device.
+  // A per-step quantity (a float64 [N] table above, not a temporary: its copies are cached)
+  // gathered at steps i, in like's dtype and device.
   at::Tensor at_step(const at::Tensor& table, const at::Tensor& i, const at::Tensor& like) const;
   // Posterior q(x_{i-1} | x_i, x_0) = N(c0 x_0 + ct x_i, beta_tilde_i)  (DDPM eq. 6-7).
   at::Tensor posterior_c0(const at::Tensor& i, const at::Tensor& like) const;
