@@ -160,7 +160,7 @@ void ProcessGroup::allreduce_buckets(const std::vector<at::Tensor>& grads, at::T
 }
 
 void ProcessGroup::barrier() {
-  // An all-reduce of one number: Gloo's barrier has no timeout of its own in 1.13.
+  // An all-reduce of one number: the same timeout and failure message as the other collectives.
   at::Tensor one = at::ones({1}, at::kFloat);
   collective(rank(), "a barrier", [&] {
     std::vector<at::Tensor> v{one};

@@ -1,8 +1,13 @@
 // Helpers shared by the tests: scratch directories and tiny run configurations.
 #pragma once
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <thread>
 
 namespace scorelab::test {
 
@@ -31,5 +36,17 @@ inline std::string tiny_run_yaml(const std::string& out_dir, const std::string& 
 }
 
 inline std::string shell_quote(const std::string& s) { return "'" + s + "'"; }
+
+// Waits up to `seconds` for child `pid`: its exit status if it ended (128 + the signal if a
+// signal ended it), -1 if it still runs.
+inline int wait_for(pid_t pid, double seconds) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  for (;;) {
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (std::chrono::steady_clock::now() >= until) return -1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+}
 
 }  // namespace scorelab::test

@@ -93,17 +93,6 @@ pid_t start_rank(const std::string& cfg, int rank, int port, const std::string& 
   return pid;
 }
 
-// The exit status after at most `seconds`, -1 if still running.
-int wait_for(pid_t pid, double seconds) {
-  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  for (;;) {
-    int status = 0;
-    if (waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    if (std::chrono::steady_clock::now() >= until) return -1;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-}
-
 // Waits until the run's log has a /train row (training is under way in every rank).
 bool wait_for_rows(const std::string& log, double seconds) {
   const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
@@ -135,14 +124,13 @@ TEST_CASE("two Gloo processes with half the batch each train as one process with
   CHECK(gap < 1e-5);
   // One run directory, one log with one row per log interval (rank 0 writes; rank 1 nothing).
   CHECK(RunLog::read_column(dir + "/runs/two/log.h5", "train/step") == std::vector<double>{100, 200, 300});
-  const std::vector<double> l1 = RunLog::read_column(dir + "/runs/one/log.h5", "train/loss"),
-                            l2 = RunLog::read_column(dir + "/runs/two/log.h5", "train/loss");
-  REQUIRE(l2.size() == l1.size());
-  for (size_t i = 0; i < l1.size(); ++i) CHECK(l2[i] == Approx(l1[i]).epsilon(1e-4));  // the loss of the whole batch
-  const std::vector<double> g1 = RunLog::read_column(dir + "/runs/one/log.h5", "train/grad_norm"),
-                            g2 = RunLog::read_column(dir + "/runs/two/log.h5", "train/grad_norm");
-  REQUIRE(g2.size() == g1.size());
-  for (size_t i = 0; i < g1.size(); ++i) CHECK(g2[i] == Approx(g1[i]).epsilon(1e-4));  // the whole batch's gradient
+  for (const char* column : {"train/loss", "train/grad_norm"}) {  // the whole batch's loss and gradient
+    INFO(column);
+    const std::vector<double> c1 = RunLog::read_column(dir + "/runs/one/log.h5", column),
+                              c2 = RunLog::read_column(dir + "/runs/two/log.h5", column);
+    REQUIRE(c2.size() == c1.size());
+    for (size_t i = 0; i < c1.size(); ++i) CHECK(c2[i] == Approx(c1[i]).epsilon(1e-4));
+  }
   // Evaluation: each rank draws its share of the samples, gathered in sample order on rank 0
   // (a wrong split or order would not match the one process's samples, drawn from the same x_T).
   CHECK(RunLog::read_column(dir + "/runs/two/log.h5", "eval/step") == std::vector<double>{100, 200, 300});
@@ -176,10 +164,10 @@ TEST_CASE("a data-parallel rank that dies ends the others with a message in boun
     REQUIRE(wait_for_rows(dir + "/runs/dp/log.h5", 120));
     kill(r1, SIGKILL);
     const auto t0 = std::chrono::steady_clock::now();
-    const int code = wait_for(r0, 60);
+    const int code = test::wait_for(r0, 60);
     const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (code < 0) kill(r0, SIGKILL);
-    wait_for(r1, 10);
+    test::wait_for(r1, 10);
     INFO("rank 0 ended after " << took << " s with " << code << ": " << read_text(dir + "/r0.err"));
     CHECK(code > 0);
     CHECK(code != 2);
@@ -209,7 +197,7 @@ TEST_CASE("a data-parallel rank that dies ends the others with a message in boun
     ids >> rank0 >> rank1;
     REQUIRE(rank1 > 0);
     kill(rank1, SIGKILL);
-    const int code = wait_for(launcher, 90);
+    const int code = test::wait_for(launcher, 90);
     if (code < 0) kill(launcher, SIGKILL);
     INFO(read_text(dir + "/l.err"));
     CHECK(code > 0);

@@ -45,17 +45,6 @@ pid_t start_training(const std::string& dir, const std::string& cfg, const std::
   return pid;
 }
 
-// Waits up to `seconds` for the process; its exit status if it ended, -1 if still running.
-int wait_for(pid_t pid, double seconds) {
-  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  for (;;) {
-    int status = 0;
-    if (waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 1000;
-    if (std::chrono::steady_clock::now() >= until) return -1;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-}
-
 // Everything of run `b` that must equal run `a`: the log's tables (but wall-clock columns),
 // the final samples, and the checkpoint's step, EMA weights and generator states.
 void check_identical(const std::string& runs, const std::string& a, const std::string& b) {
@@ -96,7 +85,7 @@ TEST_CASE("a run SIGKILLed at random moments and resumed each time ends bit-iden
                         "sample: {type: euler_maruyama, steps: 40, n: 300}\neval: {n: 300, projections: 16}\n";
   const auto t0 = std::chrono::steady_clock::now();
   pid_t ref = start_training(dir, cfg, "ref");
-  REQUIRE(wait_for(ref, 300) == 0);
+  REQUIRE(test::wait_for(ref, 300) == 0);
   const double T = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   std::mt19937_64 rng(20261124);
@@ -108,7 +97,7 @@ TEST_CASE("a run SIGKILLed at random moments and resumed each time ends bit-iden
     for (;;) {
       REQUIRE(++attempts < 40 * kWanted);
       pid_t pid = start_training(dir, cfg, name);
-      const int code = wait_for(pid, when(rng));
+      const int code = test::wait_for(pid, when(rng));
       if (code >= 0) {  // it finished before the kill
         INFO(read_text(dir + "/" + name + ".err"));
         REQUIRE(code == 0);
